@@ -1,0 +1,72 @@
+"The simulated sample sources as declared: deterministic to the byte (they match the committed lock), readable, never written to."
+import builtins, os
+from pathlib import Path
+import numpy as np
+import pytest
+from conftest import bpho, REPO
+from bpho_lib.config import get_settings
+from bpho_lib.datasources import load_manifest, load_lock, verify, require, scan_files
+from bpho_lib.io import read_image, image_info, IMAGE_SUFFIXES
+
+@pytest.fixture(scope="module")
+def sampled(tmp_path_factory):
+    "All sample sources at full size, made by `bpho sample` against a copy of the committed lock."
+    import shutil
+    d = tmp_path_factory.mktemp("proj")
+    (d/"settings.ini").write_text("[bpho]\nroot = data\n")
+    shutil.copy(REPO/"datasources.toml", d); shutil.copy(REPO/"datasources.lock.json", d)
+    r = bpho("sample", cwd=d)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return d, r.stdout
+
+def test_sample_matches_committed_lock(sampled):
+    d, out = sampled
+    s = get_settings(project=d)
+    names = [n for n, src in load_manifest(s).items() if src.sample]
+    assert len(names) == 5
+    for n in names: assert f"{n}" in out and "matches its lock" in out.split(n)[1].splitlines()[0], out
+    assert (d/"datasources.lock.json").read_bytes() == (REPO/"datasources.lock.json").read_bytes()
+    for n in names: assert verify(s, n, full=True).ok
+
+def test_rerun_is_a_verified_noop(sampled):
+    d, _ = sampled
+    r = bpho("sample", "sample_em", cwd=d)
+    assert r.returncode == 0 and "present, verified" in r.stdout
+
+def test_sample_pairs_as_specified(sampled):
+    d, _ = sampled
+    s = get_settings(project=d)
+    src = require(s, "sample_pairs_mito")
+    stems = sorted(Path(f).stem for f in scan_files(src.folder("hr")))
+    assert len(stems) == 12 and stems == sorted(Path(f).stem for f in scan_files(src.folder("lr")))
+    hr, lr = read_image(src.folder("hr")/"fov_03.czi"), read_image(src.folder("lr")/"fov_03.czi")
+    assert hr.data.shape == (1024, 1024) and lr.data.shape == (256, 256) and lr.data.dtype == np.uint16
+    assert hr.pixel_size_um["X"] == pytest.approx(0.05) and lr.pixel_size_um["X"] == pytest.approx(0.2)
+    import json
+    truth = json.loads((src.path/"sample.json").read_text())["fields"]
+    assert set(truth) == set(stems)
+    assert all(abs(v) <= 1.5 for t in truth.values() for v in t["shift_lr_px"])
+    assert all(abs(t["rotation_deg"]) < 0.5 for t in truth.values())
+    # the LR is the HR scene: correlated once downsampled, and offset by the recorded shift
+    small = hr.data.astype(float).reshape(256, 4, 256, 4).mean((1, 3))
+    assert np.corrcoef(small.ravel(), lr.data.astype(float).ravel())[0, 1] > 0.5
+
+def test_reading_never_writes_to_a_source(sampled, monkeypatch):
+    d, _ = sampled
+    s = get_settings(project=d)
+    before = {p: p.stat().st_mtime_ns for p in (s.datasources).rglob("*") if p.is_file()}
+    opened_for_writing, real_open = [], builtins.open
+    def spy(file, mode="r", *a, **k):
+        if any(c in mode for c in "wax+") and str(s.datasources) in str(Path(file).resolve()):
+            opened_for_writing.append((file, mode))
+        return real_open(file, mode, *a, **k)
+    monkeypatch.setattr(builtins, "open", spy)
+    for name, src in load_manifest(s).items():
+        if not src.sample: continue
+        require(s, name, full=True)
+        for rel in scan_files(src.path):
+            if rel.lower().endswith(IMAGE_SUFFIXES): image_info(src.path/rel); read_image(src.path/rel)
+    monkeypatch.setattr(builtins, "open", real_open)
+    assert opened_for_writing == []
+    assert before == {p: p.stat().st_mtime_ns for p in (s.datasources).rglob("*") if p.is_file()}
+    assert all(p.stat().st_mode & 0o222 == 0 for p in before)  # frozen files are read-only
