@@ -127,4 +127,15 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'bpho_lib.sample.mito_structures': ('sample.html#mito_structures', 'bpho_lib/sample.py'),
                                  'bpho_lib.sample.render': ('sample.html#render', 'bpho_lib/sample.py'),
                                  'bpho_lib.sample.sample_names': ('sample.html#sample_names', 'bpho_lib/sample.py'),
-                                 'bpho_lib.sample.show_pair': ('sample.html#show_pair', 'bpho_lib/sample.py')}}}
+                                 'bpho_lib.sample.show_pair': ('sample.html#show_pair', 'bpho_lib/sample.py')},
+            'bpho_lib.tiles': { 'bpho_lib.tiles.Registration': ('tiles.html#registration', 'bpho_lib/tiles.py'),
+                                'bpho_lib.tiles.Registration.record': ('tiles.html#registration.record', 'bpho_lib/tiles.py'),
+                                'bpho_lib.tiles._fit_rigid': ('tiles.html#_fit_rigid', 'bpho_lib/tiles.py'),
+                                'bpho_lib.tiles._patch_shifts': ('tiles.html#_patch_shifts', 'bpho_lib/tiles.py'),
+                                'bpho_lib.tiles.align_hr': ('tiles.html#align_hr', 'bpho_lib/tiles.py'),
+                                'bpho_lib.tiles.check_image': ('tiles.html#check_image', 'bpho_lib/tiles.py'),
+                                'bpho_lib.tiles.normalize': ('tiles.html#normalize', 'bpho_lib/tiles.py'),
+                                'bpho_lib.tiles.percentiles': ('tiles.html#percentiles', 'bpho_lib/tiles.py'),
+                                'bpho_lib.tiles.register_pair': ('tiles.html#register_pair', 'bpho_lib/tiles.py'),
+                                'bpho_lib.tiles.residual_shift': ('tiles.html#residual_shift', 'bpho_lib/tiles.py'),
+                                'bpho_lib.tiles.upsample': ('tiles.html#upsample', 'bpho_lib/tiles.py')}}}
