@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['FOLDERS', 'BphoError', 'find_project', 'Settings', 'get_settings', 'atomic_write_bytes', 'atomic_write_text',
-           'atomic_write_json', 'atomic_dir', 'sha256_file', 'git_commit', 'provenance']
+__all__ = ['FOLDERS', 'BphoError', 'find_project', 'Settings', 'get_settings', 'publish_mode', 'atomic_write_bytes',
+           'atomic_write_text', 'atomic_write_json', 'atomic_dir', 'sha256_file', 'git_commit', 'provenance']
 
 # %% ../nbs/00_config.ipynb #5599801c
 class BphoError(Exception):
@@ -83,13 +83,21 @@ def get_settings(root=None, manifest=None, project=None) -> Settings:
     manifest = Path(manifest or os.environ.get("BPHO_MANIFEST") or project/"datasources.toml").expanduser()
     return Settings(project=project, root=root.resolve(), folders=folders, manifest=manifest.resolve())
 
-# %% ../nbs/00_config.ipynb #e67aade2
+# %% ../nbs/00_config.ipynb #0c268d64
+def _umask() -> int:
+    m = os.umask(0); os.umask(m); return m
+
+def publish_mode(path, folder: bool = False):
+    "Give a file (or folder) made by mkstemp/mkdtemp (private: 0600/0700) the usual permissions under the umask."
+    os.chmod(path, (0o777 if folder else 0o666) & ~_umask())
+
 def atomic_write_bytes(path, data: bytes):
     "Write `data` to `path` through a temporary file in the same folder, then rename."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f: f.write(data); f.flush(); os.fsync(f.fileno())
+        publish_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
@@ -100,7 +108,7 @@ def atomic_write_json(path, obj):
     "Write `obj` as indented, key-sorted JSON (stable diffs), atomically."
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
-# %% ../nbs/00_config.ipynb #7ee56073
+# %% ../nbs/00_config.ipynb #3b07cb1f
 @contextmanager
 def atomic_dir(dest):
     "Yield a temporary sibling folder of `dest`; rename it to `dest` only if the block completes."
@@ -110,6 +118,7 @@ def atomic_dir(dest):
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
     try:
         yield tmp
+        publish_mode(tmp, folder=True)
         os.rename(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True); raise

@@ -44,7 +44,7 @@ class Source:
         sub = self.layout[role]
         return self.path/(sub.format(level=level) if level is not None else sub)
 
-# %% ../nbs/02_datasources.ipynb #aea43658
+# %% ../nbs/02_datasources.ipynb #a0270a84
 def _line_of(text: str, name: str) -> int:
     "Line (1-based) of the `[name]` table header in manifest `text`, 0 if not found."
     pat = re.compile(rf'^\s*\[\s*("?){re.escape(name)}\1\s*\]')
@@ -65,6 +65,10 @@ def _check_source(name: str, d: dict, where: str) -> None:
         if not isinstance(d[k], str) or not d[k].strip(): bad(f"{k} must be a non-empty string")
     if not isinstance(d["layout"], dict) or set(d["layout"]) != set(spec["layout"]):
         bad(f"layout for kind {d['kind']!r} needs exactly the keys {list(spec['layout'])}, found {d['layout']!r}")
+    for role, sub in d["layout"].items():
+        if role == "levels": continue
+        if not isinstance(sub, str) or Path(sub).is_absolute() or ".." in Path(sub).parts:
+            bad(f"layout.{role} must be a folder inside the source's path, found {sub!r}")
     px = d["pixel_size_um"]
     if not isinstance(px, dict) or set(px) != set(spec["pixel"]):
         bad(f"pixel_size_um for kind {d['kind']!r} needs exactly the keys {list(spec['pixel'])}, found {px!r}")
@@ -78,13 +82,16 @@ def _check_source(name: str, d: dict, where: str) -> None:
         if not re.search(r"\{level(:[^}]*)?\}", pat): bad(f"layout.noisy must contain {{level}}, found {pat!r}")
         try: pat.format(level=lv[0])
         except (ValueError, KeyError, IndexError) as e: bad(f"layout.noisy {pat!r} does not format ({e})")
+    if "sample" in d and not isinstance(d["sample"], dict): bad(f"sample must be a table, found {d['sample']!r}")
     if "scale" in d:
         if d["kind"] != "paired": bad("scale applies to paired sources only")
+        if isinstance(d["scale"], bool) or not isinstance(d["scale"], (int, float)) or d["scale"] <= 0:
+            bad(f"scale must be a positive number, found {d['scale']!r}")
         if isinstance(px["lr"], (int, float)) and isinstance(px["hr"], (int, float)) \
            and abs(px["lr"] / px["hr"] - d["scale"]) > 0.02 * d["scale"]:
             bad(f"scale {d['scale']} disagrees with pixel_size_um lr/hr = {px['lr'] / px['hr']:.3g}")
 
-# %% ../nbs/02_datasources.ipynb #03514ebc
+# %% ../nbs/02_datasources.ipynb #040bdbac
 def _parse_manifest(text: str, manifest: Path, root: Path) -> dict[str, Source]:
     try: doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e: raise BphoError(f"{manifest}: malformed TOML: {e}") from None
@@ -95,16 +102,27 @@ def _parse_manifest(text: str, manifest: Path, root: Path) -> dict[str, Source]:
         p = Path(d["path"]).expanduser()
         scale = d.get("scale") or (d["pixel_size_um"]["lr"] / d["pixel_size_um"]["hr"]
                                     if d["kind"] == "paired" and "metadata" not in d["pixel_size_um"].values() else None)
-        out[name] = Source(name, d["kind"], p if p.is_absolute() else root/p, d["description"], d["origin"],
+        out[name] = Source(name, d["kind"], (p if p.is_absolute() else root/p).resolve(), d["description"], d["origin"],
                            dict(d["pixel_size_um"]), dict(d["layout"]), scale, d.get("sample"),
                            {k: d[k] for k in ("frame_interval_s", "notes") if k in d}, line)
+    _check_overlaps(list(out.values()), manifest)
     return out
+
+def _check_overlaps(sources: list, manifest):
+    "Two sources never share files: no source folder inside another."
+    for i, a in enumerate(sources):
+        for b in sources[i + 1:]:
+            if a.path == b.path or a.path.is_relative_to(b.path) or b.path.is_relative_to(a.path):
+                raise BphoError(f"{manifest}:{b.line}: source {b.name!r} ({b.path}) overlaps source {a.name!r} "
+                                f"({a.path}); sources never share files")
 
 def load_manifest(settings: Settings) -> dict[str, Source]:
     "All sources declared in the settings' manifest, checked."
     m = settings.manifest
     if not m.is_file(): raise BphoError(f"{m}: datasources manifest not found (expected a TOML file declaring the sources)")
-    return _parse_manifest(m.read_text(encoding="utf-8"), m, settings.root)
+    try: text = m.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e: raise BphoError(f"{m}: not UTF-8 text ({e})") from None
+    return _parse_manifest(text, m, settings.root)
 
 def get_source(settings: Settings, name: str, sources: dict | None = None) -> Source:
     "The declared source `name`; an unknown name lists the known ones."
@@ -113,11 +131,11 @@ def get_source(settings: Settings, name: str, sources: dict | None = None) -> So
         raise BphoError(f"unknown source {name!r} (declared in {settings.manifest}: {', '.join(sorted(sources)) or 'none'})")
     return sources[name]
 
-# %% ../nbs/02_datasources.ipynb #a64ca2ce
+# %% ../nbs/02_datasources.ipynb #f80f86a5
 def scan_files(folder: Path) -> list[str]:
     "Relative paths (posix) of the regular files under `folder`, sorted; hidden files and folders skipped."
     out = []
-    for dirpath, dirs, files in os.walk(folder):
+    for dirpath, dirs, files in os.walk(folder, followlinks=True):  # a linked folder's files are the source's too
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         rel = Path(dirpath).relative_to(folder)
         out += [(rel/f).as_posix() for f in files if not f.startswith(".")]
@@ -133,16 +151,22 @@ def load_lock(settings: Settings) -> dict:
     p = settings.lock
     if not p.exists(): return {}
     try: doc = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e: raise BphoError(f"{p}: malformed lock file ({e})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise BphoError(f"{p}: malformed lock file ({e})") from None
     if not isinstance(doc, dict) or doc.get("version") != 1 or not isinstance(doc.get("sources"), dict):
         raise BphoError(f"{p}: expected a bpho lock (version 1, sources), found keys {list(doc)[:5] if isinstance(doc, dict) else type(doc).__name__}")
+    for name, e in doc["sources"].items():
+        ok = isinstance(e, dict) and isinstance(e.get("files"), dict) and all(
+            isinstance(f, dict) and isinstance(f.get("size"), int) and isinstance(f.get("sha256"), str) for f in e["files"].values())
+        if not ok: raise BphoError(f"{p}: entry {name!r} is malformed (expected files with size and sha256)")
+        if e.get("digest") != source_digest(e["files"]):
+            raise BphoError(f"{p}: entry {name!r} does not match its own digest: the lock was edited by hand or badly merged")
     return doc["sources"]
 
 def _save_lock(settings: Settings, sources: dict):
     atomic_write_json(settings.lock, {"version": 1, "note": "Written by `bpho datasources freeze`; never edit by hand.",
                                       "sources": sources})
 
-# %% ../nbs/02_datasources.ipynb #2f58a42c
+# %% ../nbs/02_datasources.ipynb #4e13da87
 class _VerifyCache:
     "Per-root record of (size, mtime) -> sha256 of files already hashed: the cheap path of `verify`."
     def __init__(self, settings: Settings):
@@ -155,7 +179,10 @@ class _VerifyCache:
     def put(self, p: Path, st, sha: str):
         self.d[str(p)] = [st.st_size, st.st_mtime_ns, sha]; self.dirty = True
     def save(self):
-        if self.dirty: atomic_write_json(self.path, self.d)
+        "Keep what was hashed; the cache only saves time, so a root that cannot be written to just goes without."
+        if not self.dirty: return
+        try: atomic_write_json(self.path, self.d)
+        except OSError: pass
 
 def _hash_files(folder: Path, rels, cache: _VerifyCache | None = None, progress=None) -> dict:
     "{rel: {size, sha256}} for files under `folder`, recording hashes in `cache`."
@@ -167,12 +194,13 @@ def _hash_files(folder: Path, rels, cache: _VerifyCache | None = None, progress=
         if progress: progress(rel)
     return out
 
-# %% ../nbs/02_datasources.ipynb #f2677847
+# %% ../nbs/02_datasources.ipynb #08b8f00d
 def _read_only(folder: Path, rels):
     "Take away write permission from frozen files (a guard against accidents, not a lock)."
     for rel in rels:
         p = folder/rel
-        p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        try: p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        except OSError: pass  # a read-only file system or someone else's files: already protected
 
 def freeze(settings: Settings, name: str, progress=None) -> dict:
     "Record every file of source `name` in the lock; refuse if the name is already frozen with other content."
@@ -192,8 +220,10 @@ def freeze(settings: Settings, name: str, progress=None) -> dict:
                             f"content forever: declare the new content under a new name\n{rep.details()}")
         cache.save(); _read_only(src.path, rels)
         return lock[name]
+    cache.save(); _read_only(src.path, rels)
     lock[name] = entry
-    _save_lock(settings, lock); cache.save(); _read_only(src.path, rels)
+    try: _save_lock(settings, lock)  # last: a name is bound only once everything else is done
+    except OSError as e: raise BphoError(f"{settings.lock}: cannot write the lock ({e})") from None
     return entry
 
 # %% ../nbs/02_datasources.ipynb #e58c7066
@@ -280,7 +310,7 @@ def _toml_key(k: str) -> str: return k if re.fullmatch(r"[A-Za-z0-9_\-]+", k) el
 def _toml_table(name: str, d: dict) -> str:
     return f"\n[{_toml_key(name)}]\n" + "".join(f"{_toml_key(k)} = {_toml_value(v)}\n" for k, v in d.items())
 
-# %% ../nbs/02_datasources.ipynb #6f4ef9cf
+# %% ../nbs/02_datasources.ipynb #8260dbf4
 def _first_image(folder: Path):
     from bpho_lib.io import IMAGE_SUFFIXES
     return next((folder/r for r in scan_files(folder) if r.lower().endswith(IMAGE_SUFFIXES)), None)
@@ -321,7 +351,8 @@ def add(settings: Settings, name: str, path, kind: str, description: str, origin
          "pixel_size_um": px, "layout": layout}
     new = text + ("" if text.endswith("\n") or not text else "\n") + _toml_table(name, d)
     _parse_manifest(new, settings.manifest, settings.root)  # the result must load before anything is written
-    atomic_write_text(settings.manifest, new)
+    try: atomic_write_text(settings.manifest, new)
+    except OSError as e: raise BphoError(f"{settings.manifest}: cannot write the manifest ({e})") from None
     try: freeze(settings, name, progress)
     except BaseException:
         atomic_write_text(settings.manifest, text); raise

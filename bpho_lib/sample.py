@@ -18,7 +18,7 @@ __all__ = ['FWHM', 'AIRYSCAN', 'CONFOCAL', 'GENERATORS', 'Structures', 'render',
            'mito_background', 'Microscope', 'acquire', 'gen_pairs_mito', 'gen_movies', 'gen_denoise', 'gen_em',
            'sample_names', 'make_sample', 'show_pair']
 
-# %% ../nbs/03_sample.ipynb #49217531
+# %% ../nbs/03_sample.ipynb #00b6a947
 @dataclass
 class Structures:
     "Centreline points (N,2 in pixels, y x), their radii (pixels), brightness and structure ids: the scene to render."
@@ -30,15 +30,17 @@ class Structures:
     def moved(self, d: np.ndarray) -> "Structures": return Structures(self.pts + d, self.radius, self.level, self.group)
 
 def render(st: Structures, shape) -> np.ndarray:
-    "Fill every pixel within the radius of its nearest in-frame centreline point (anti-aliased edges)."
+    "Fill every pixel within the radius of its nearest in-frame centreline point, at sub-pixel precision."
     ij = np.round(st.pts).astype(int)
     ok = (ij[:, 0] >= 0) & (ij[:, 0] < shape[0]) & (ij[:, 1] >= 0) & (ij[:, 1] < shape[1])
     if not ok.any(): return np.zeros(shape)
-    rad, lev = np.zeros(shape), np.zeros(shape)
-    ij, r, l = ij[ok], st.radius[ok], st.level[ok]
-    order = np.argsort(r)  # where points share a pixel, the widest wins
-    rad[ij[order, 0], ij[order, 1]], lev[ij[order, 0], ij[order, 1]] = r[order], l[order]
-    d, (iy, ix) = ndi.distance_transform_edt(rad == 0, return_indices=True)
+    rad, lev, py, px = np.zeros(shape), np.zeros(shape), np.zeros(shape), np.zeros(shape)
+    ij, r, l, p = ij[ok], st.radius[ok], st.level[ok], st.pts[ok]
+    o = np.argsort(r)  # where points share a pixel, the widest wins
+    for a, v in ((rad, r), (lev, l), (py, p[:, 0]), (px, p[:, 1])): a[ij[o, 0], ij[o, 1]] = v[o]
+    _, (iy, ix) = ndi.distance_transform_edt(rad == 0, return_indices=True)
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    d = np.hypot(yy - py[iy, ix], xx - px[iy, ix])  # distance to the exact point, not to its pixel
     r = rad[iy, ix]
     chord = np.sqrt(np.clip(1 - (d / r) ** 2, 0, 1))  # a filled tube seen from above: brightest on its axis
     return lev[iy, ix] * np.maximum(chord, np.clip(r - d + 0.5, 0, 1) * 0.3)

@@ -16,5 +16,8 @@ def project(tmp_path):
     return tmp_path
 
 def bpho(*args, cwd=None, env=None):
-    "Run the installed `bpho` console script; returns the CompletedProcess."
+    "Run the installed `bpho` console script; returns the CompletedProcess. BPHO_* variables come only from `env`."
+    import os
+    base = {k: v for k, v in os.environ.items() if not k.startswith("BPHO_")}
+    env = {**base, **{k: v for k, v in (env or {}).items() if k.startswith("BPHO_")}}
     return subprocess.run([str(BPHO), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)

@@ -114,7 +114,7 @@ def test_add_refuses_bad_input_and_writes_nothing(project):
 
 def test_root_from_environment(project, tmp_path_factory):
     other = tmp_path_factory.mktemp("elsewhere")
-    env = {**os.environ, "BPHO_ROOT": str(other)}
+    env = {"BPHO_ROOT": str(other)}
     r = bpho("datasources", "list", "--json", cwd=project, env=env)
     rows = {x["name"]: x for x in json.loads(r.stdout)}
     assert rows["sample_em"]["path"] == str(other/"datasources/sample_em")

@@ -70,3 +70,18 @@ def test_reading_never_writes_to_a_source(sampled, monkeypatch):
     assert opened_for_writing == []
     assert before == {p: p.stat().st_mtime_ns for p in (s.datasources).rglob("*") if p.is_file()}
     assert all(p.stat().st_mode & 0o222 == 0 for p in before)  # frozen files are read-only
+
+def test_registration_recovers_known_shifts(sampled):
+    "On every sample pair, the measured LR-vs-HR motion matches the simulator's truth to within 0.1 LR px."
+    import json
+    from bpho_lib.tiles import register_pair
+    d, _ = sampled
+    src = require(get_settings(project=d), "sample_pairs_mito")
+    truth = json.loads((src.path/"sample.json").read_text())["fields"]
+    for stem, t in truth.items():
+        lr, hr = read_image(src.folder("lr")/f"{stem}.czi").data, read_image(src.folder("hr")/f"{stem}.czi").data
+        reg = register_pair(lr, hr, 4)
+        assert reg.ok, (stem, reg)
+        err = np.abs(np.array(reg.shift_lr_px) - t["shift_lr_px"]).max()
+        assert err < 0.1, (stem, reg, t)
+        assert abs(reg.rotation_deg - t["rotation_deg"]) < 0.1, (stem, reg, t)
