@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_ROOT ?= demo
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-slow check-sync export lock clean-demo
+.PHONY: help venv demo test test-slow check-sync export lock clean-demo bench
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,13 +22,21 @@ $(STAMP): pyproject.toml requirements.lock
 
 venv: $(STAMP)  ## create .venv with the pinned stack (torch, fastai, nbdev, czifile, ...)
 
-demo: $(STAMP)  ## the main job on the sample data, under ./demo (simulate, freeze, verify the sources)
+demo: $(STAMP)  ## the main job on the sample data, under ./demo: sources, then datasets
 	@echo "== bpho demo: data root $(DEMO_ROOT)/ =="
 	$(BIN)/bpho --root $(DEMO_ROOT) sample
 	$(BIN)/bpho --root $(DEMO_ROOT) datasources verify --full
 	$(BIN)/bpho --root $(DEMO_ROOT) datasources list
 	$(BIN)/bpho --root $(DEMO_ROOT) info $(DEMO_ROOT)/datasources/sample_pairs_mito/lr/fov_00.czi $(DEMO_ROOT)/datasources/sample_pairs_mito/hr/fov_00.czi
-	@echo "== demo done: sample sources simulated, checked against datasources.lock.json, frozen and verified under $(DEMO_ROOT)/ =="
+	$(BIN)/python scripts/dataset/paired_001.py --root $(DEMO_ROOT) --source sample_pairs_mito
+	$(BIN)/python scripts/dataset/synth_001.py --root $(DEMO_ROOT) --source sample_pairs_mito
+	$(BIN)/python scripts/dataset/multiframe_001.py --root $(DEMO_ROOT) --source sample_mito_movies_hr
+	$(BIN)/python scripts/dataset/denoise_001.py --root $(DEMO_ROOT) --source sample_denoise
+	$(BIN)/python scripts/dataset/emsynth_001.py --root $(DEMO_ROOT) --source sample_em
+	@echo "== demo done: sample sources simulated, checked against datasources.lock.json and frozen; datasets built under $(DEMO_ROOT)/datasets/ =="
+
+bench: $(STAMP)  ## benchmarks (dataset builds: tiles/s, peak memory), written to BENCHMARKS.md
+	$(BIN)/python bench/datasets.py --out BENCHMARKS.md
 
 test: $(STAMP)  ## the whole suite: library/notebook sync, pytest, nbdev-test
 	scripts/check_sync.sh

@@ -123,7 +123,7 @@ def atomic_dir(dest):
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True); raise
 
-# %% ../nbs/00_config.ipynb #4fd33cab
+# %% ../nbs/00_config.ipynb #8b4c1e6e
 def sha256_file(path, chunk: int = 1 << 20) -> str:
     "Hex sha256 of a file's bytes, read in chunks."
     h = hashlib.sha256()
@@ -132,8 +132,9 @@ def sha256_file(path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 def git_commit(path=None) -> str | None:
-    "The commit of the git work tree at `path` (default: the project), with '+dirty' if it has changes."
-    cwd = Path(path or find_project())
+    "The commit of the git work tree at `path` (default: bpho's own code), with '+dirty' if it has changes."
+    import bpho_lib
+    cwd = Path(path or Path(bpho_lib.__file__).resolve().parent)
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=10)
         if sha.returncode: return None

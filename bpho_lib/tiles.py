@@ -11,7 +11,8 @@ from scipy import ndimage as ndi
 from .config import BphoError
 
 # %% auto #0
-__all__ = ['check_image', 'percentiles', 'normalize', 'Registration', 'upsample', 'register_pair', 'align_hr', 'residual_shift']
+__all__ = ['check_image', 'percentiles', 'normalize', 'Registration', 'upsample', 'register_pair', 'align_hr', 'residual_shift',
+           'foreground', 'sample_positions', 'split_files']
 
 # %% ../nbs/05_tiles.ipynb #8a732cde
 def check_image(img: np.ndarray, name: str) -> str | None:
@@ -74,7 +75,19 @@ def _fit_rigid(centres, disp, c):
     res = disp.reshape(-1) - A @ sol
     return sol[:2], math.asin(max(-1, min(1, sol[2]))), float(np.sqrt(np.mean(res.reshape(-1, 2) ** 2 * 2)))
 
-# %% ../nbs/05_tiles.ipynb #f1cc4403
+# %% ../nbs/05_tiles.ipynb #0c01a17d
+def _bin(img: np.ndarray, f: int) -> np.ndarray:
+    "Mean over f x f blocks (onto the LR grid)."
+    h, w = img.shape[0] // f * f, img.shape[1] // f * f
+    return img[:h, :w].reshape(h // f, f, w // f, f).mean((1, 3))
+
+def _lr_grid_shift(hr_binned: np.ndarray, lr: np.ndarray, upsample_factor: int = 100) -> tuple:
+    "Displacement (LR px) of `lr` relative to the HR binned onto the LR grid, by phase correlation."
+    from skimage.registration import phase_cross_correlation
+    a, b = ndi.gaussian_filter(hr_binned.astype(np.float32), 0.5), ndi.gaussian_filter(lr.astype(np.float32), 0.5)
+    shift = phase_cross_correlation(a - a.mean(), b - b.mean(), upsample_factor=upsample_factor, normalization=None)[0]
+    return tuple(float(-v) for v in shift)
+
 def _warp(img: np.ndarray, t, theta: float, order: int = 1, cval=None) -> np.ndarray:
     "Move `img` (YX) by the rigid motion p -> R(theta)(p - c) + c + t (c: image centre)."
     c = np.array([(img.shape[0] - 1) / 2, (img.shape[1] - 1) / 2])
@@ -92,7 +105,8 @@ def register_pair(lr: np.ndarray, hr: np.ndarray, scale: int, patch: int | None 
     hr_s = ndi.gaussian_filter(normalize(hr, percentiles(hr)), scale / 2)
     up_s = ndi.gaussian_filter(upsample(normalize(lr, percentiles(lr)), scale), scale / 2)
     c = np.array([(hr.shape[0] - 1) / 2, (hr.shape[1] - 1) / 2])
-    t, theta = -phase_cross_correlation(hr_s, up_s, upsample_factor=20, normalization=None)[0], 0.0
+    # first guess on the LR grid (16x less memory than on the HR grid), then refined on HR patches
+    t, theta = scale * np.array(_lr_grid_shift(_bin(hr_s, scale), normalize(lr, percentiles(lr)))), 0.0
     for _ in range(iterations):  # measure what is left after undoing the current estimate, then compose
         centres, disp = _patch_shifts(_warp(hr_s, t, theta), up_s, patch, min_signal)
         if len(centres) < min_patches:
@@ -106,7 +120,7 @@ def register_pair(lr: np.ndarray, hr: np.ndarray, scale: int, patch: int | None 
     return Registration(tuple(float(v) for v in t / scale), math.degrees(theta), res_lr, len(centres), ok,
                         "" if ok else f"residual {res_lr:.2f} LR px > {max_residual_lr_px}")
 
-# %% ../nbs/05_tiles.ipynb #f89d361d
+# %% ../nbs/05_tiles.ipynb #3a9f54fc
 def align_hr(hr: np.ndarray, reg: Registration, scale: int) -> tuple[np.ndarray, np.ndarray]:
     "The HR resampled (cubic) into the LR's frame, and the mask of its valid pixels."
     t, th = np.array(reg.shift_lr_px) * scale, math.radians(reg.rotation_deg)
@@ -115,11 +129,44 @@ def align_hr(hr: np.ndarray, reg: Registration, scale: int) -> tuple[np.ndarray,
     return out.astype(np.float32), ndi.binary_erosion(valid, iterations=2)
 
 def residual_shift(lr: np.ndarray, hr_aligned: np.ndarray, valid: np.ndarray, scale: int) -> tuple[float, float]:
-    "Shift (LR px) left between the LR and the aligned HR, measured by phase correlation over the valid area."
-    from skimage.registration import phase_cross_correlation
-    ys, xs = np.nonzero(valid)
+    "Shift (LR px) left between the LR and the aligned HR, by phase correlation on the LR grid over the valid area."
+    ys, xs = np.nonzero(_bin(valid.astype(np.float32), scale) > 0.999)
     sl = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
-    a = ndi.gaussian_filter(normalize(hr_aligned, percentiles(hr_aligned)), scale / 2)[sl]
-    b = ndi.gaussian_filter(upsample(normalize(lr, percentiles(lr)), scale), scale / 2)[sl]
-    shift, _, _ = phase_cross_correlation(a, b, upsample_factor=20, normalization=None)
-    return tuple(float(-v / scale) for v in shift)
+    hb = _bin(normalize(hr_aligned, percentiles(hr_aligned[valid])), scale)
+    return _lr_grid_shift(hb[sl], normalize(lr, percentiles(lr))[sl])
+
+# %% ../nbs/05_tiles.ipynb #a68f7065
+def foreground(img: np.ndarray, sigma: float = 2.0) -> np.ndarray:
+    "Pixels above the Otsu threshold of the smoothed image."
+    from skimage.filters import threshold_otsu
+    s = ndi.gaussian_filter(img.astype(np.float32), sigma)
+    return s > threshold_otsu(s) if s.max() > s.min() else np.zeros(img.shape, bool)
+
+def _box_sums(mask: np.ndarray, size: int) -> np.ndarray:
+    "Sum of `mask` over every size x size window, indexed by the window's top-left corner."
+    c = np.pad(np.cumsum(np.cumsum(mask, 0, dtype=np.int64), 1), ((1, 0), (1, 0)))
+    return c[size:, size:] - c[:-size, size:] - c[size:, :-size] + c[:-size, :-size]
+
+def sample_positions(fg: np.ndarray, valid: np.ndarray, size: int, n: int, rng, rel: float = 1.0, tries: int = 30,
+                     max_relax: int = 4, step: int = 1) -> tuple[list, int]:
+    "Top-left corners of up to `n` random `size` tiles rich in foreground, and the number of candidates rejected."
+    if size > min(fg.shape) or (rel > 0 and not fg.any()): return [], 0
+    fg_sum, ok = _box_sums(fg, size)[::step, ::step], _box_sums(valid, size)[::step, ::step] == size * size
+    need = min(0.5, rel * fg.mean()) * size * size
+    out, rejected, misses, relaxed = [], 0, 0, 0
+    while len(out) < n and relaxed <= max_relax:
+        i, j = rng.integers(0, fg_sum.shape[0]), rng.integers(0, fg_sum.shape[1])
+        if ok[i, j] and fg_sum[i, j] >= need:
+            out.append((int(i * step), int(j * step))); misses = 0
+            continue
+        rejected += 1; misses += 1
+        if misses >= tries: need, misses, relaxed = need * 0.5, 0, relaxed + 1
+    return out, rejected
+
+# %% ../nbs/05_tiles.ipynb #37b553f2
+def split_files(stems: list, valid_frac: float = 0.2, seed: int = 0) -> dict:
+    "Assign each file (stem) to 'train' or 'valid': round(valid_frac * n) files, at least one each when n >= 2."
+    stems = sorted(stems)
+    n_valid = min(max(round(valid_frac * len(stems)), 1 if len(stems) >= 2 and valid_frac > 0 else 0), len(stems) - 1)
+    valid = set(np.random.default_rng(seed).permutation(len(stems))[:max(n_valid, 0)].tolist())
+    return {s: "valid" if i in valid else "train" for i, s in enumerate(stems)}

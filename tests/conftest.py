@@ -21,3 +21,21 @@ def bpho(*args, cwd=None, env=None):
     base = {k: v for k, v in os.environ.items() if not k.startswith("BPHO_")}
     env = {**base, **{k: v for k, v in (env or {}).items() if k.startswith("BPHO_")}}
     return subprocess.run([str(BPHO), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def sampled(tmp_path_factory):
+    "A project with all sample sources at full size, made by `bpho sample` against a copy of the committed lock."
+    d = tmp_path_factory.mktemp("proj")
+    (d/"settings.ini").write_text("[bpho]\nroot = data\n")
+    shutil.copy(REPO/"datasources.toml", d); shutil.copy(REPO/"datasources.lock.json", d)
+    r = bpho("sample", cwd=d)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return d, r.stdout
+
+def script(name, *args, cwd, **kw):
+    "Run a dataset script of the project; returns the CompletedProcess."
+    import os
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BPHO_")}
+    return subprocess.run([sys.executable, str(REPO/"scripts/dataset"/f"{name}.py"), *map(str, args)], capture_output=True,
+                          text=True, cwd=cwd, env=env, timeout=900, **kw)

@@ -8,17 +8,6 @@ from bpho_lib.config import get_settings
 from bpho_lib.datasources import load_manifest, load_lock, verify, require, scan_files
 from bpho_lib.io import read_image, image_info, IMAGE_SUFFIXES
 
-@pytest.fixture(scope="module")
-def sampled(tmp_path_factory):
-    "All sample sources at full size, made by `bpho sample` against a copy of the committed lock."
-    import shutil
-    d = tmp_path_factory.mktemp("proj")
-    (d/"settings.ini").write_text("[bpho]\nroot = data\n")
-    shutil.copy(REPO/"datasources.toml", d); shutil.copy(REPO/"datasources.lock.json", d)
-    r = bpho("sample", cwd=d)
-    assert r.returncode == 0, r.stdout + r.stderr
-    return d, r.stdout
-
 def test_sample_matches_committed_lock(sampled):
     d, out = sampled
     s = get_settings(project=d)

@@ -1,0 +1,88 @@
+"""Benchmark of dataset builds on the sample sources: tiles/s and peak memory, 1 worker vs all cores.
+
+Each build runs in a fresh process; peak RSS is the largest resident set of that process and its workers
+(getrusage of the children). The reference in the same run is the bare interpreter with bpho's dataset code
+imported, and the largest single source image: streaming means peak RSS does not grow with the number of fields.
+
+    python bench/datasets.py [--repeats 3] [--out BENCHMARKS.md]
+"""
+import argparse, datetime, json, os, platform, re, shutil, statistics, subprocess, sys, tempfile, time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+def measured(cmd, cwd) -> tuple[float, float, str]:
+    "Run `cmd` in a child; (seconds, peak RSS in MiB of it and its workers, stdout)."
+    probe = ("import resource, subprocess, sys, time, json; t = time.perf_counter(); "
+             "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+             "print(json.dumps([time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, r.returncode, r.stdout, r.stderr]))")
+    out = subprocess.run([PY, "-c", probe, *map(str, cmd)], capture_output=True, text=True, cwd=cwd, check=True).stdout
+    secs, rss, code, stdout, stderr = json.loads(out)
+    if code: raise SystemExit(f"{' '.join(map(str, cmd))} failed:\n{stderr}")
+    return secs, rss, stdout
+
+def project(tmp: Path, n_pairs: int | None = None) -> Path:
+    "A throwaway project with the repository's manifest (optionally more sample pairs) and its own data root."
+    text = (REPO/"datasources.toml").read_text()
+    if n_pairs: text = re.sub(r'(generator = "pairs_mito", seed = 1, n = )\d+', rf"\g<1>{n_pairs}", text)
+    tmp.mkdir(parents=True)
+    (tmp/"datasources.toml").write_text(text); (tmp/"settings.ini").write_text("[bpho]\nroot = data\n")
+    if not n_pairs: shutil.copy(REPO/"datasources.lock.json", tmp)
+    return tmp
+
+def stats(v): return f"{min(v):.1f} / {statistics.median(v):.1f} / {max(v):.1f}"
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeats", type=int, default=3); ap.add_argument("--out", default=None)
+    a = ap.parse_args()
+    cores = os.cpu_count() or 1
+    tmp = Path(tempfile.mkdtemp(prefix="bpho-bench-"))
+    rows, notes = [], []
+    try:
+        proj = project(tmp/"p")
+        subprocess.run([Path(PY).parent/"bpho", "sample", "sample_pairs_mito"], cwd=proj, check=True, capture_output=True)
+        # everything a build imports (lazily too), and nothing else
+        base = ("import bpho_lib.datasets, bpho_lib.tiles, bpho_lib.crappify, czifile, imagecodecs, skimage.registration, "
+                "skimage.transform, skimage.filters, scipy.fft, tqdm.auto, concurrent.futures")
+        _, base_rss, _ = measured([PY, "-c", base], proj)
+        for name in ("paired_001", "synth_001"):
+            for w in sorted({1, cores}):
+                secs, rss, tps = [], [], []
+                for _ in range(a.repeats):
+                    s, r, out = measured([PY, REPO/"scripts/dataset"/f"{name}.py", "--source", "sample_pairs_mito", "--workers", w, "--force"], proj)
+                    n = int(re.search(r": (\d+) tiles", out).group(1))
+                    secs.append(s); rss.append(r); tps.append(n / s)
+                rows.append((name, w, n, stats(secs), stats(tps), stats(rss)))
+                print(rows[-1], flush=True)
+        # streaming: the same build over 4x more fields of view must not need more memory
+        stream = []
+        for n_fov in (6, 24):
+            p = project(tmp/f"s{n_fov}", n_fov)
+            subprocess.run([Path(PY).parent/"bpho", "sample", "sample_pairs_mito"], cwd=p, check=True, capture_output=True)
+            s, r, out = measured([PY, REPO/"scripts/dataset/paired_001.py", "--source", "sample_pairs_mito", "--workers", 1], p)
+            stream.append((n_fov, s, r)); print(stream[-1], flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    img_mib = 1024 * 1024 * 2 / 2**20
+    lines = [f"## Dataset builds (`make bench`, bench/datasets.py)", "",
+             f"Measured {datetime.date.today()} on {platform.machine()}, {cores} cores, Python {platform.python_version()}; "
+             f"{a.repeats} repeats, min / median / max. Sample source `sample_pairs_mito` (12 fields, HR 1024x1024 uint16, LR 256x256).", "",
+             "| dataset | workers | tiles | seconds | tiles/s | peak RSS (MiB) |", "|---|---|---|---|---|---|"]
+    lines += [f"| {n} | {w} | {t} | {s} | {tp} | {r} |" for n, w, t, s, tp, r in rows]
+    lines += ["", f"Streaming (paired_001, 1 worker): reference in the same run, the interpreter with every module a build uses imported: "
+              f"{base_rss:.0f} MiB; largest source image {img_mib:.0f} MiB.", "",
+              "| fields of view | seconds | peak RSS (MiB) | above the interpreter (MiB) | in largest images |", "|---|---|---|---|---|"]
+    lines += [f"| {n} | {s:.1f} | {r:.0f} | {r - base_rss:.0f} | {(r - base_rss) / img_mib:.1f}x |" for n, s, r in stream]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if a.out:
+        out = REPO/a.out
+        head = "# bpho benchmarks\n\nEvery figure comes from `make bench` and compares with a reference measured in the same run.\n\n"
+        old = out.read_text() if out.exists() else head
+        old = re.sub(r"## Dataset builds.*?(?=\n## |\Z)", "", old, flags=re.S).rstrip() + "\n\n"
+        out.write_text(old + text)
+
+if __name__ == "__main__":
+    main()
