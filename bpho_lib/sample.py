@@ -16,7 +16,7 @@ from .io import write_czi
 # %% auto #0
 __all__ = ['FWHM', 'AIRYSCAN', 'CONFOCAL', 'GENERATORS', 'Structures', 'render', 'mito_structures', 'cell_mask',
            'mito_background', 'Microscope', 'acquire', 'gen_pairs_mito', 'gen_movies', 'gen_denoise', 'gen_em',
-           'sample_names', 'make_sample', 'show_pair']
+           'sample_names', 'make_sample', 'small_project', 'show_pair']
 
 # %% ../nbs/03_sample.ipynb #00b6a947
 @dataclass
@@ -321,7 +321,19 @@ def make_sample(settings: Settings, name: str, progress=None) -> str:
     freeze(settings, name)
     return "simulated and frozen" if name not in lock else "simulated, matches its lock"
 
-# %% ../nbs/03_sample.ipynb #03d40323
+# %% ../nbs/03_sample.ipynb #a9ac7923
+def small_project(n: int = 2, size: int = 128, frames: int = 3, folder=None) -> Settings:
+    "A throwaway project with the project's sample declarations made small (n images of size px, movies of frames): for tests and quick trials."
+    import re, tempfile
+    from bpho_lib.config import get_settings
+    d = Path(folder or tempfile.mkdtemp(prefix="bpho-small-")); d.mkdir(parents=True, exist_ok=True)
+    text = (get_settings().project/"datasources.toml").read_text()
+    text = re.sub(r"\bn = \d+", f"n = {n}", text); text = re.sub(r"\bsize = \d+", f"size = {size}", text)
+    text = re.sub(r"\bframes = \d+", f"frames = {frames}", text)
+    (d/"datasources.toml").write_text(text); (d/"settings.ini").write_text("[bpho]\nroot = data\n")
+    return get_settings(project=d)
+
+# %% ../nbs/03_sample.ipynb #ba3266c4
 def _busiest(img: np.ndarray, crop: int, k: int) -> tuple[int, int]:
     "Top-left corner (multiple of `k`) of the `crop`-sized window of `img` with the most signal."
     step = max(k, crop // 4 // k * k)
