@@ -10,7 +10,8 @@ from .config import BphoError, get_settings
 from . import datasources as ds
 
 # %% auto #0
-__all__ = ['cmd_list', 'cmd_verify', 'cmd_freeze', 'cmd_add', 'cmd_sample', 'cmd_info', 'parser', 'main']
+__all__ = ['cmd_list', 'cmd_verify', 'cmd_freeze', 'cmd_add', 'cmd_sample', 'cmd_info', 'cmd_experiment', 'cmd_predict',
+           'cmd_evaluate', 'cmd_results', 'parser', 'main']
 
 # %% ../nbs/04_cli.ipynb #66eaf1ba
 def _progress(desc: str, total: int | None = None):
@@ -127,7 +128,61 @@ def cmd_info(a) -> int:
         print(json.dumps(d) if a.json else _describe(d))
     return 1 if bad else 0
 
-# %% ../nbs/04_cli.ipynb #59395a3f
+# %% ../nbs/04_cli.ipynb #0cf0c675
+def cmd_experiment(a) -> int:
+    "Run an experiment notebook headless."
+    from bpho_lib.experiment import parse_sets, run_notebook
+    s = _settings(a); t0 = time.time()
+    out = run_notebook(a.notebook, s, smoke_mode=a.smoke, sets=parse_sets(a.set), verbose=not a.quiet)
+    print(f"{Path(a.notebook).name}: done in {time.time() - t0:.0f} s; executed notebook {out}")
+    return 0
+
+def cmd_predict(a) -> int:
+    "Predict images and movies with a trained model."
+    import torch
+    from bpho_lib.predict import predict_file
+    from bpho_lib.store import load_model
+    from bpho_lib.io import image_info
+    dev = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model, cfg = load_model(a.model, dev)
+    out = Path(a.output)
+    jobs = [(Path(f), out/(Path(f).name.split(".")[0] + ".ome.tif")) for f in a.inputs]
+    for src, dest in jobs:  # every input is checked before any output is written
+        image_info(src)
+        if dest.exists() and not a.overwrite: raise BphoError(f"{dest}: already exists (pass --overwrite to replace it)")
+    for src, dest in jobs:
+        info = image_info(src); n = 1
+        for k, v in zip(info["axes"], info["shape"]): n *= v if k in "TCZ" else 1
+        t = time.time()
+        with _progress(f"predicting {src.name}", n) as bar:
+            predict_file(model, cfg, src, dest, a.dtype, a.overwrite, a.tile, a.overlap, a.batch, dev, progress=lambda: bar.update())
+        print(f"{src} -> {dest} ({n} planes, {time.time() - t:.1f} s)")
+    return 0
+
+def cmd_evaluate(a) -> int:
+    "Evaluate a model on a dataset's split beside the baselines."
+    from bpho_lib.evaluate import evaluate, record
+    s = _settings(a)
+    row = evaluate(s, a.model, a.dataset, a.split)
+    record(s, row)
+    if a.json: print(json.dumps(row, indent=2)); return 0
+    from bpho_lib.experiment import summary_line
+    print(summary_line(row))
+    return 0
+
+def cmd_results(a) -> int:
+    "One table of every experiment's evaluations under the root."
+    from bpho_lib.config import atomic_write_text
+    from bpho_lib.evaluate import results_markdown, results_table
+    s = _settings(a); rows = results_table(s)
+    if a.json: print(json.dumps(rows, indent=2)); return 0
+    if not rows: print(f"no evaluations under {s.results} yet (run an experiment, or bpho evaluate)"); return 0
+    md = results_markdown(rows)
+    atomic_write_text(s.results/"README.md", "# Results\n\nWritten by `bpho results`.\n\n" + md)
+    print(md + f"\n(written to {s.results/'README.md'})")
+    return 0
+
+# %% ../nbs/04_cli.ipynb #7297c535
 def _common() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--root", default=argparse.SUPPRESS, help="data root (default: $BPHO_ROOT, else settings.ini)")
@@ -167,6 +222,28 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("files", nargs="+", metavar="FILE"); x.add_argument("--json", action="store_true",
                    help="one JSON object per file (keys file, format, shape, axes, dtype, pixel_size_um, channel_names, scenes)")
     x.set_defaults(func=cmd_info)
+    x = sub.add_parser("experiment", parents=[c], help="run an experiment notebook headless, keeping the executed copy")
+    x.add_argument("notebook", metavar="NOTEBOOK", help="e.g. nbs/101_paired_001_unet.ipynb")
+    x.add_argument("--smoke", action="store_true", help="the tiny CPU configuration (as BPHO_SMOKE=1)")
+    x.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a parameter of the notebook's first cell")
+    x.add_argument("--quiet", action="store_true", help="do not show the notebook's output while it runs")
+    x.set_defaults(func=cmd_experiment)
+    x = sub.add_parser("predict", parents=[c], help="predict CZI/TIFF images and movies into OME-TIFF")
+    x.add_argument("model", metavar="MODEL_DIR"); x.add_argument("inputs", nargs="+", metavar="INPUT")
+    x.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for <input>.ome.tif")
+    x.add_argument("--dtype", default="float32", choices=["float32", "uint16"], help="output pixels (default: %(default)s)")
+    x.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    x.add_argument("--tile", type=int, default=128, help="LR tile size (default: %(default)s)")
+    x.add_argument("--overlap", type=int, default=16, help="LR overlap between tiles (default: %(default)s)")
+    x.add_argument("--batch", type=int, default=8, help="tiles per batch (default: %(default)s)")
+    x.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    x.set_defaults(func=cmd_predict)
+    x = sub.add_parser("evaluate", parents=[c], help="PSNR/SSIM/NRMSE of a model beside bilinear, bicubic and denoised baselines")
+    x.add_argument("model", metavar="MODEL_DIR"); x.add_argument("--dataset", required=True, metavar="NAME")
+    x.add_argument("--split", default="valid"); x.add_argument("--json", action="store_true", help="the row as JSON")
+    x.set_defaults(func=cmd_evaluate)
+    x = sub.add_parser("results", parents=[c], help="one table of all experiments (also written to <root>/results/README.md)")
+    x.add_argument("--json", action="store_true", help="the rows as JSON"); x.set_defaults(func=cmd_results)
     return p
 
 def main(argv=None) -> int:

@@ -13,7 +13,7 @@ from .unet import ModelConfig, build_model
 # %% auto #0
 __all__ = ['model_name', 'save_model', 'load_config', 'load_model', 'EpochCheckpoint', 'fit_stages']
 
-# %% ../nbs/10_store.ipynb #e5da1ab3
+# %% ../nbs/10_store.ipynb #f56d694d
 def model_name(model: str, dataset: str, configuration: str, hyper: str) -> str:
     "`<model>__<dataset>__<configuration>__<hyperparameters>`."
     parts = [model, dataset, configuration, hyper]
@@ -31,12 +31,12 @@ def _atomic_torch_save(obj, path: Path):
 def save_model(folder, model: torch.nn.Module, config: dict) -> Path:
     "Write weights.pth (state dict) and config.json (with `config['model']`, the ModelConfig) to `folder`."
     folder = Path(folder)
-    ModelConfig.from_dict(config["model"], f"{folder}/config.json")
+    config = {**config, "model": dict(vars(ModelConfig.from_dict(config["model"], f"{folder}/config.json")))}  # every field
     _atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()}, folder/"weights.pth")
     atomic_write_json(folder/"config.json", {**config, **provenance()})
     return folder
 
-# %% ../nbs/10_store.ipynb #c85cfbe7
+# %% ../nbs/10_store.ipynb #0a795b0b
 def load_config(folder) -> dict:
     "A model folder's config.json."
     p = Path(folder)/"config.json"
@@ -49,7 +49,9 @@ def load_config(folder) -> dict:
 def load_model(folder, device="cpu") -> tuple[torch.nn.Module, dict]:
     "Rebuild a model from config.json and load its weights (weights_only: no code runs)."
     folder, cfg = Path(folder), load_config(folder)
-    model = build_model(ModelConfig.from_dict(cfg["model"], f"{folder}/config.json"))
+    mc = ModelConfig.from_dict(cfg["model"], f"{folder}/config.json")
+    cfg["model"] = dict(vars(mc))
+    model = build_model(mc)
     w = folder/"weights.pth"
     if not w.is_file(): raise BphoError(f"{folder}: no weights.pth")
     try: sd = torch.load(w, map_location="cpu", weights_only=True)

@@ -1,0 +1,87 @@
+"Experiment notebooks in smoke mode, prediction, evaluation and the results table, end to end on the sample sources."
+import json, shutil
+from pathlib import Path
+import numpy as np
+import pytest
+from conftest import bpho, script, REPO
+from bpho_lib.config import get_settings
+from bpho_lib.io import read_image, write_czi
+
+NOTEBOOKS = {"101_paired_001_unet": ("paired_001", "sample_pairs_mito"), "102_synth_001_unet": ("synth_001", "sample_pairs_mito"),
+             "103_multiframe_001_unet": ("multiframe_001", "sample_mito_movies_hr"), "104_denoise_001_unet": ("denoise_001", "sample_denoise"),
+             "105_emsynth_001_unet": ("emsynth_001", "sample_em")}
+QUICK = "SMOKE_STAGES=[dict(size=128, bs=8, epochs=1, lr=1e-3)]"  # CI checks the notebooks run; the demo measures quality
+
+@pytest.fixture(scope="module")
+def experiments(sampled):
+    d, _ = sampled
+    for ds, src in set(NOTEBOOKS.values()):
+        r = script(ds, "--source", src, cwd=d)
+        assert r.returncode == 0, r.stderr
+    runs = {nb: bpho("experiment", REPO/"nbs"/f"{nb}.ipynb", "--smoke", "--set", QUICK, cwd=d) for nb in NOTEBOOKS}
+    return d, runs
+
+@pytest.mark.parametrize("nb", list(NOTEBOOKS))
+def test_notebook_runs_in_smoke_mode(experiments, nb):
+    d, runs = experiments
+    assert runs[nb].returncode == 0, runs[nb].stderr[-3000:]
+    m, r = d/"data/models"/nb, d/"data/results"/nb
+    cfg = json.loads((m/"config.json").read_text())
+    assert (m/"weights.pth").is_file() and not (m/"checkpoint.pth").exists()
+    assert cfg["experiment"] == nb and cfg["dataset"]["name"] == NOTEBOOKS[nb][0] and cfg["model"]["arch"] == "plain"
+    assert cfg["name"].startswith("plainunet__" + NOTEBOOKS[nb][0] + "__mse__")
+    for f in (f"{nb}.ipynb", "metrics.json", "curves.png", "panel.png", "history.json"): assert (r/f).is_file(), f
+    rows = json.loads((r/"metrics.json").read_text())["evaluations"]
+    assert all(np.isfinite(row["psnr"]) for row in rows)
+    if nb == "102_synth_001_unet": assert {row["dataset"] for row in rows} == {"synth_001", "paired_001"}
+
+def test_rerun_is_not_retrained(experiments):
+    d, _ = experiments
+    r = bpho("experiment", REPO/"nbs/104_denoise_001_unet.ipynb", "--smoke", "--set", QUICK.replace("epochs=1", "epochs=1 "), cwd=d)
+    assert r.returncode == 0
+    nb = json.loads((d/"data/results/104_denoise_001_unet/104_denoise_001_unet.ipynb").read_text())
+    assert "already trained" in json.dumps(nb)
+
+def test_predict_movie_streams_every_frame(experiments, tmp_path):
+    d, _ = experiments
+    movie = d/"data/datasources/sample_mito_movies_lr/movie_00.czi"
+    for nb in ("101_paired_001_unet", "103_multiframe_001_unet"):
+        r = bpho("predict", d/"data/models"/nb, movie, "-o", tmp_path/nb, "--dtype", "uint16", cwd=d)
+        assert r.returncode == 0, r.stderr
+        out = read_image(tmp_path/nb/"movie_00.ome.tif")
+        assert (out.axes, out.shape, out.data.dtype) == ("TYX", (20, 512, 512), np.uint16)
+        assert out.pixel_size_um["X"] == pytest.approx(0.05)
+        assert (out.data[0] > 0).any() and (out.data[-1] > 0).any()  # the first and last frames too
+
+def test_evaluate_json_and_results_table(experiments):
+    d, _ = experiments
+    r = bpho("evaluate", d/"data/models/101_paired_001_unet", "--dataset", "paired_001", "--json", cwd=d)
+    assert r.returncode == 0, r.stderr
+    row = json.loads(r.stdout)
+    keys = {"experiment", "dataset", "model", "split", "psnr", "ssim", "nrmse", "psnr_fg", "ssim_fg"}
+    assert keys <= set(row) and all({"psnr", "ssim", "nrmse", "psnr_fg", "ssim_fg"} <= set(row[b]) for b in ("bilinear", "bicubic", "denoised"))
+    rows = json.loads(bpho("results", "--json", cwd=d).stdout)
+    assert {x["experiment"] for x in rows} == set(NOTEBOOKS)
+    text = bpho("results", cwd=d).stdout
+    assert "| 101_paired_001_unet | paired_001 | valid |" in text and (d/"data/results/README.md").is_file()
+
+def test_bad_input_is_refused(experiments, tmp_path):
+    d, _ = experiments
+    m101, m103 = d/"data/models/101_paired_001_unet", d/"data/models/103_multiframe_001_unet"
+    single = tmp_path/"one.czi"; write_czi(single, np.ones((32, 32), np.uint16), "YX", {"X": 0.2, "Y": 0.2})
+    (tmp_path/"bad.tif").write_text("no")
+    (tmp_path/"empty").mkdir()
+    broken = tmp_path/"broken"; shutil.copytree(m101, broken); shutil.copy(m103/"weights.pth", broken/"weights.pth")
+    cases = [(["predict", tmp_path/"empty", single, "-o", tmp_path/"o"], "not a model folder (no config.json)"),
+             (["predict", broken, single, "-o", tmp_path/"o"], "weights do not fit the network"),
+             (["predict", m103, single, "-o", tmp_path/"o"], "takes 5 consecutive frames"),
+             (["predict", m101, tmp_path/"bad.tif", "-o", tmp_path/"o"], "bad.tif: not a readable"),
+             (["evaluate", m101, "--dataset", "paired_999"], "dataset 'paired_999' not found"),
+             (["experiment", REPO/"nbs/101_paired_001_unet.ipynb", "--set", "EPOCS=1"], "unknown parameters ['EPOCS']")]
+    for args, msg in cases:
+        r = bpho(*args, cwd=d)
+        assert r.returncode == 1 and msg in r.stderr, (args, r.stderr[-2000:])
+    assert not (tmp_path/"o").exists() or not any((tmp_path/"o").iterdir())  # nothing partial
+    r = bpho("predict", m101, single, "-o", tmp_path/"p", cwd=d); assert r.returncode == 0, r.stderr
+    r = bpho("predict", m101, single, "-o", tmp_path/"p", cwd=d)
+    assert r.returncode == 1 and "already exists (pass --overwrite" in r.stderr
