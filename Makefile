@@ -39,8 +39,9 @@ demo: $(STAMP)  ## the main job on the sample data, under ./demo: sources, datas
 	$(BIN)/bpho --root $(DEMO_ROOT) results
 	@echo "== demo done: sources, datasets, experiments 101 and 102 (smoke), a predicted movie in $(DEMO_ROOT)/predictions/, results in $(DEMO_ROOT)/results/README.md =="
 
-bench: $(STAMP)  ## benchmarks (dataset builds: tiles/s, peak memory), written to BENCHMARKS.md
+bench: $(STAMP)  ## benchmarks (dataset builds, prediction), written to BENCHMARKS.md
 	$(BIN)/python bench/datasets.py --out BENCHMARKS.md
+	$(BIN)/python bench/predict.py --out BENCHMARKS.md
 
 test: $(STAMP)  ## the whole suite: library/notebook sync, pytest, nbdev-test
 	scripts/check_sync.sh

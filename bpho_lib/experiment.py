@@ -104,7 +104,7 @@ def summary_line(row: dict) -> str:
             f"denoised {row['denoised']['psnr']:.2f}), foreground {row['psnr_fg']:.2f} dB (denoised {row['denoised']['psnr_fg']:.2f}), "
             f"SSIM {row['ssim']:.3f}")
 
-# %% ../nbs/14_experiment.ipynb #67906673
+# %% ../nbs/14_experiment.ipynb #d61ad489
 def parse_sets(items) -> dict:
     "`name=value` strings to a dict (values as Python literals, else strings)."
     out = {}
@@ -112,7 +112,9 @@ def parse_sets(items) -> dict:
         k, sep, v = it.partition("=")
         if not sep or not k.isidentifier(): raise BphoError(f"--set: expected name=value with a Python name, found {it!r}")
         try: out[k] = ast.literal_eval(v)
-        except (ValueError, SyntaxError): out[k] = v
+        except (ValueError, SyntaxError):
+            if v.strip()[:1] in "[{(": raise BphoError(f"--set {k}: not a Python literal: {v!r} (write dicts as {{'size': 128}}, not dict(...))") from None
+            out[k] = v  # a bare word: a string
     return out
 
 @contextmanager
@@ -124,6 +126,24 @@ def _env(**kv):
         for k, v in old.items():
             if v is None: os.environ.pop(k, None)
             else: os.environ[k] = v
+
+def _announce(nb, name: str, show: bool):
+    "preproc for execnb: print which cell runs (progress), run every cell."
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    def pre(cell):
+        if show and cell.cell_type == "code":
+            first = next((l for l in cell.source.splitlines() if l.strip() and not l.startswith("#")), "")[:70]
+            print(f"[{name}] cell {code.index(cell) + 1}/{len(code)}: {first}", flush=True)
+        return False
+    return pre
+
+def _echo(show: bool):
+    "postproc for execnb: print a cell's text output (outputs stay in the executed notebook)."
+    def post(cell):
+        for o in (cell.get("outputs") or []) if show else []:
+            t = o.get("text")
+            if t and o.get("output_type") == "stream": print("".join(t) if isinstance(t, list) else t, end="", flush=True)
+    return post
 
 def run_notebook(nb_path, settings: Settings, smoke_mode: bool = False, sets: dict | None = None, verbose: bool = False) -> Path:
     "Execute an experiment notebook headless; return the executed copy under results/<experiment>/."
@@ -144,7 +164,7 @@ def run_notebook(nb_path, settings: Settings, smoke_mode: bool = False, sets: di
     out.mkdir(parents=True, exist_ok=True)
     sh = CaptureShell(path=nb_path.parent.resolve())
     with _env(BPHO_SMOKE="1" if smoke_mode else None, BPHO_ROOT=str(settings.root), BPHO_MANIFEST=str(settings.manifest)):
-        try: sh.run_all(nb, exc_stop=True, verbose=verbose)
+        try: sh.run_all(nb, exc_stop=True, preproc=_announce(nb, nb_path.stem, verbose), postproc=_echo(verbose))
         except Exception as e:
             write_nb(nb, out/f"{nb_path.stem}.failed.ipynb")
             raise BphoError(f"{nb_path} failed ({type(e).__name__}: {e}); executed copy: {out/f'{nb_path.stem}.failed.ipynb'}") from None

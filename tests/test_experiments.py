@@ -10,7 +10,7 @@ from bpho_lib.io import read_image, write_czi
 NOTEBOOKS = {"101_paired_001_unet": ("paired_001", "sample_pairs_mito"), "102_synth_001_unet": ("synth_001", "sample_pairs_mito"),
              "103_multiframe_001_unet": ("multiframe_001", "sample_mito_movies_hr"), "104_denoise_001_unet": ("denoise_001", "sample_denoise"),
              "105_emsynth_001_unet": ("emsynth_001", "sample_em")}
-QUICK = "SMOKE_STAGES=[dict(size=128, bs=8, epochs=1, lr=1e-3)]"  # CI checks the notebooks run; the demo measures quality
+QUICK = "SMOKE_STAGES=[{'size': 128, 'bs': 8, 'epochs': 1, 'lr': 1e-3}]"  # CI checks the notebooks run; the demo measures quality
 
 @pytest.fixture(scope="module")
 def experiments(sampled):
@@ -37,7 +37,7 @@ def test_notebook_runs_in_smoke_mode(experiments, nb):
 
 def test_rerun_is_not_retrained(experiments):
     d, _ = experiments
-    r = bpho("experiment", REPO/"nbs/104_denoise_001_unet.ipynb", "--smoke", "--set", QUICK.replace("epochs=1", "epochs=1 "), cwd=d)
+    r = bpho("experiment", REPO/"nbs/104_denoise_001_unet.ipynb", "--smoke", "--set", QUICK, cwd=d)
     assert r.returncode == 0
     nb = json.loads((d/"data/results/104_denoise_001_unet/104_denoise_001_unet.ipynb").read_text())
     assert "already trained" in json.dumps(nb)
@@ -85,3 +85,10 @@ def test_bad_input_is_refused(experiments, tmp_path):
     r = bpho("predict", m101, single, "-o", tmp_path/"p", cwd=d); assert r.returncode == 0, r.stderr
     r = bpho("predict", m101, single, "-o", tmp_path/"p", cwd=d)
     assert r.returncode == 1 and "already exists (pass --overwrite" in r.stderr
+
+def test_executed_notebook_keeps_its_outputs(experiments):
+    d, runs = experiments
+    nb = json.loads((d/"data/results/101_paired_001_unet/101_paired_001_unet.ipynb").read_text())
+    text = json.dumps([c.get("outputs") for c in nb["cells"]])
+    assert "PSNR" in text and "image/png" in text  # the evaluation lines and the figures
+    assert "[101_paired_001_unet] cell 1/" in runs["101_paired_001_unet"].stdout  # progress while it runs
