@@ -37,7 +37,7 @@ def _roles(cfg: dict, rows: list) -> tuple[str, str]:
     if x not in rows[0] or y not in rows[0]: raise BphoError(f"the dataset has no {x!r}/{y!r} tiles (the model's input/target)")
     return x, y
 
-# %% ../nbs/13_evaluate.ipynb #d3d64de7
+# %% ../nbs/13_evaluate.ipynb #4a3feaba
 def evaluate(settings: Settings, model_dir, dataset: str, split: str = "valid", size: int | None = None,
              fg_threshold: float = 0.2, max_tune: int = 16, device=None, progress=None) -> dict:
     "Scores of the model in `model_dir` and of the baselines on `dataset`'s `split` tiles; the results-table row."
@@ -68,7 +68,7 @@ def evaluate(settings: Settings, model_dir, dataset: str, split: str = "valid", 
                        ("denoised", ndi.gaussian_filter(bic, sigma) if sigma else bic)):
             out[k].append(image_metrics(img, t, fg_threshold))
         if progress: progress()
-    return {"experiment": cfg.get("experiment", Path(model_dir).name), "dataset": dataset, "model": Path(model_dir).name,
+    return {"experiment": cfg.get("experiment", Path(model_dir).name), "dataset": dataset, "model": cfg.get("name", Path(model_dir).name),
             "split": split, "size": size, "n_images": len(out["model"]), **_mean(out["model"]),
             "bilinear": _mean(out["bilinear"]), "bicubic": _mean(out["bicubic"]), "denoised": {**_mean(out["denoised"]), "sigma": sigma},
             "fg_threshold": fg_threshold, "date": datetime.date.today().isoformat()}

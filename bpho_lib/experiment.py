@@ -104,7 +104,7 @@ def summary_line(row: dict) -> str:
             f"denoised {row['denoised']['psnr']:.2f}), foreground {row['psnr_fg']:.2f} dB (denoised {row['denoised']['psnr_fg']:.2f}), "
             f"SSIM {row['ssim']:.3f}")
 
-# %% ../nbs/14_experiment.ipynb #d61ad489
+# %% ../nbs/14_experiment.ipynb #8dbfce6d
 def parse_sets(items) -> dict:
     "`name=value` strings to a dict (values as Python literals, else strings)."
     out = {}
@@ -142,7 +142,10 @@ def _echo(show: bool):
     def post(cell):
         for o in (cell.get("outputs") or []) if show else []:
             t = o.get("text")
-            if t and o.get("output_type") == "stream": print("".join(t) if isinstance(t, list) else t, end="", flush=True)
+            if not t or o.get("output_type") != "stream": continue
+            t = "".join(t) if isinstance(t, list) else t
+            # progress bars redraw with \r: keep what the last redraw of each line showed
+            print("\n".join(l.rsplit("\r", 1)[-1] for l in t.split("\n")), end="", flush=True)
     return post
 
 def run_notebook(nb_path, settings: Settings, smoke_mode: bool = False, sets: dict | None = None, verbose: bool = False) -> Path:
