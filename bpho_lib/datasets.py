@@ -66,7 +66,7 @@ def _shape(path, axes: str) -> list:
     if info["axes"] != axes: raise BphoError(f"{path}: expected a {axes} image, found axes {info['axes']} (shape {info['shape']})")
     return info["shape"]
 
-# %% ../nbs/07_datasets.ipynb #e595fcb6
+# %% ../nbs/07_datasets.ipynb #4f08ae3b
 def _cut(out: Path, item: dict, size: int, positions, make, extra=None) -> list:
     "Write the tiles `make(y, x, size, k)` -> {role: array} at each (k-th) position; rows for tiles.csv."
     rows = []
@@ -77,12 +77,24 @@ def _cut(out: Path, item: dict, size: int, positions, make, extra=None) -> list:
                      "y": y, "x": x, **(extra(k) if extra else {}), **files})
     return rows
 
+def _items(src: Source, p: dict, key: str, files: dict, **more) -> list:
+    "Work items, one per stem of `files` ({stem: path}), split by file; `more` adds other roles' paths."
+    split = split_files(list(files), p["valid_frac"], p["split_seed"])
+    return [{"index": i, "stem": s, "split": split[s], "source_file": str(files[s].relative_to(src.path)), key: str(files[s]),
+             **{k: str(v[s]) for k, v in more.items()}} for i, s in enumerate(sorted(files))]
+
+def _crappifier(p: dict):
+    "The dataset's crappifier, which must shrink by the dataset's scale."
+    c = parse_crappifier(p["crappifier"])
+    if c.scale != p["scale"]: raise BphoError(f"crappifier {p['crappifier']!r} shrinks {c.scale}x, the dataset's scale is {p['scale']}")
+    return c
+
 def _sizes(p: dict):
     if len(p["sizes"]) != len(p["tiles_per_image"]):
         raise BphoError(f"sizes {p['sizes']} and tiles_per_image {p['tiles_per_image']} must have the same length")
     return zip(p["sizes"], p["tiles_per_image"])
 
-# %% ../nbs/07_datasets.ipynb #39025a19
+# %% ../nbs/07_datasets.ipynb #0c20f633
 def plan_paired(src: Source, p: dict) -> list:
     "One item per LR/HR pair; refuses unpaired stems and pairs whose size ratio is not the scale."
     lr, hr = images_in(src.folder("lr")), images_in(src.folder("hr"))
@@ -94,9 +106,7 @@ def plan_paired(src: Source, p: dict) -> list:
         a, b = _shape(lr[s], "YX"), _shape(hr[s], "YX")
         if [n * scale for n in a] != b:
             raise BphoError(f"pair {s}: {hr[s]} is {b[0]}x{b[1]}, expected {scale}x the LR {lr[s]} ({a[0]}x{a[1]}) = {a[0] * scale}x{a[1] * scale}")
-    split = split_files(list(lr), p["valid_frac"], p["split_seed"])
-    return [{"index": i, "stem": s, "split": split[s], "source_file": str(hr[s].relative_to(src.path)), "lr": str(lr[s]), "hr": str(hr[s])}
-            for i, s in enumerate(sorted(lr))]
+    return _items(src, p, "hr", hr, lr=lr)
 
 def process_paired(item: dict, p: dict, out: Path, rng) -> dict:
     "Register, align, normalise and tile one LR/HR pair."
@@ -121,7 +131,7 @@ def process_paired(item: dict, p: dict, out: Path, rng) -> dict:
                                                             "hr": hrn[y:y + z, x:x + z], "bicubic": bic[y:y + z, x:x + z]})
     return {"rows": rows, "info": info}
 
-# %% ../nbs/07_datasets.ipynb #acd006ef
+# %% ../nbs/07_datasets.ipynb #753d4004
 def _hr_images(src: Source) -> dict:
     if src.kind == "paired": return images_in(src.folder("hr"))
     if src.kind == "single": return images_in(src.folder("images"))
@@ -129,19 +139,16 @@ def _hr_images(src: Source) -> dict:
 
 def plan_synth(src: Source, p: dict) -> list:
     "One item per HR image; the crappifier's scale must be the dataset's."
-    c = parse_crappifier(p["crappifier"])
-    if c.scale != p["scale"]: raise BphoError(f"crappifier {p['crappifier']!r} shrinks {c.scale}x, the dataset's scale is {p['scale']}")
+    _crappifier(p)
     hr = _hr_images(src)
     for f in hr.values(): _shape(f, "YX")
-    split = split_files(list(hr), p["valid_frac"], p["split_seed"])
-    return [{"index": i, "stem": s, "split": split[s], "source_file": str(hr[s].relative_to(src.path)), "hr": str(hr[s])}
-            for i, s in enumerate(sorted(hr))]
+    return _items(src, p, "hr", hr)
 
 def process_synth(item: dict, p: dict, out: Path, rng) -> dict:
     "Normalise one HR image and cut HR tiles with their crappified LR and its bicubic upsampling."
     hr = read_as(item["hr"], "YX")
     if (why := check_image(hr, item["hr"])): return {"rows": [], "info": {"skipped": f"{Path(item['hr']).name}: {why}"}}
-    crap, s = parse_crappifier(p["crappifier"]), p["scale"]
+    crap, s = _crappifier(p), p["scale"]
     ph = percentiles(hr, *p["percentiles"])
     hrn = normalize(hr, ph)
     fg, valid = foreground(hrn), np.ones(hr.shape, bool)
@@ -155,26 +162,23 @@ def process_synth(item: dict, p: dict, out: Path, rng) -> dict:
         rows += _cut(out, item, size, pos, make)
     return {"rows": rows, "info": info}
 
-# %% ../nbs/07_datasets.ipynb #bbe6b8c8
+# %% ../nbs/07_datasets.ipynb #437d2ff6
 def plan_multiframe(src: Source, p: dict) -> list:
     "One item per movie long enough for the frame window."
     if src.kind != "movie": raise BphoError(f"source {src.name!r} is {src.kind}; multi-frame samples come from movie sources")
-    c = parse_crappifier(p["crappifier"])
-    if c.scale != p["scale"]: raise BphoError(f"crappifier {p['crappifier']!r} shrinks {c.scale}x, the dataset's scale is {p['scale']}")
+    _crappifier(p)
     if p["frames"] % 2 == 0: raise BphoError(f"frames must be odd (a window centred on the target), found {p['frames']}")
     movies = images_in(src.folder("movies"))
     for f in movies.values():
         t = _shape(f, "TYX")[0]
         if t < p["frames"]: raise BphoError(f"{f}: {t} frames, fewer than the window of {p['frames']}")
-    split = split_files(list(movies), p["valid_frac"], p["split_seed"])
-    return [{"index": i, "stem": s, "split": split[s], "source_file": str(movies[s].relative_to(src.path)), "movie": str(movies[s])}
-            for i, s in enumerate(sorted(movies))]
+    return _items(src, p, "movie", movies)
 
 def process_multiframe(item: dict, p: dict, out: Path, rng) -> dict:
     "Cut (frames, y, x) windows of one movie: crappified LR stacks, HR middle frames, bicubic of the middle LR."
     mv = read_as(item["movie"], "TYX")
     if (why := check_image(mv, item["movie"])): return {"rows": [], "info": {"skipped": f"{Path(item['movie']).name}: {why}"}}
-    crap, s, h = parse_crappifier(p["crappifier"]), p["scale"], p["frames"] // 2
+    crap, s, h = _crappifier(p), p["scale"], p["frames"] // 2
     pm = percentiles(mv, *p["percentiles"])
     mvn = normalize(mv, pm)
     fg, valid = foreground(mvn.mean(0)), np.ones(mv.shape[1:], bool)
@@ -191,7 +195,7 @@ def process_multiframe(item: dict, p: dict, out: Path, rng) -> dict:
         rows += _cut(out, item, size, pos, make, extra=lambda k: {"t": times[k]})
     return {"rows": rows, "info": info}
 
-# %% ../nbs/07_datasets.ipynb #02f9a73d
+# %% ../nbs/07_datasets.ipynb #9865fccd
 def plan_denoise(src: Source, p: dict) -> list:
     "One item per field present at every noise level."
     if src.kind != "noisy_clean": raise BphoError(f"source {src.name!r} is {src.kind}; denoising pairs come from noisy_clean sources")
@@ -204,9 +208,7 @@ def plan_denoise(src: Source, p: dict) -> list:
         for st in clean:
             if _shape(files[st], "YX") != _shape(clean[st], "YX"):
                 raise BphoError(f"{files[st]}: shape differs from the clean {clean[st]}")
-    split = split_files(list(clean), p["valid_frac"], p["split_seed"])
-    return [{"index": i, "stem": s, "split": split[s], "source_file": str(clean[s].relative_to(src.path)), "clean": str(clean[s]),
-             "noisy": {str(lv): str(noisy[lv][s]) for lv in levels}} for i, s in enumerate(sorted(clean))]
+    return [{**it, "noisy": {str(lv): str(noisy[lv][it["stem"]]) for lv in levels}} for it in _items(src, p, "clean", clean)]
 
 def process_denoise(item: dict, p: dict, out: Path, rng) -> dict:
     "Normalise one field's clean and noisy images on one scale and cut them at the same positions."
