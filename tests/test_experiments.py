@@ -78,6 +78,8 @@ def test_bad_input_is_refused(experiments, tmp_path):
              (["predict", m101, tmp_path/"bad.tif", "-o", tmp_path/"o"], "bad.tif: not a readable"),
              (["evaluate", m101, "--dataset", "paired_999"], "dataset 'paired_999' not found"),
              (["experiment", REPO/"nbs/101_paired_001_unet.ipynb", "--set", "EPOCS=1"], "unknown parameters ['EPOCS']")]
+    (tmp_path/"x").mkdir(); shutil.copy(single, tmp_path/"x/one.czi")
+    cases.append((["predict", m101, single, tmp_path/"x/one.czi", "-o", tmp_path/"o"], "several inputs would be written here"))
     for args, msg in cases:
         r = bpho(*args, cwd=d)
         assert r.returncode == 1 and msg in r.stderr, (args, r.stderr[-2000:])
