@@ -128,7 +128,7 @@ def cmd_info(a) -> int:
         print(json.dumps(d) if a.json else _describe(d))
     return 1 if bad else 0
 
-# %% ../nbs/04_cli.ipynb #e0b44c92
+# %% ../nbs/04_cli.ipynb #74ff270a
 def cmd_experiment(a) -> int:
     "Run an experiment notebook headless."
     from bpho_lib.experiment import parse_sets, run_notebook
@@ -150,8 +150,9 @@ def cmd_predict(a) -> int:
     dests = [d for _, d in jobs]
     for d in {d for d in dests if dests.count(d) > 1}:
         raise BphoError(f"{d}: several inputs would be written here ({', '.join(str(s) for s, t in jobs if t == d)}); predict them into different folders")
+    from bpho_lib.predict import check_input
     for src, dest in jobs:  # every input is checked before any output is written
-        image_info(src)
+        check_input(cfg, src)
         if dest.exists() and not a.overwrite: raise BphoError(f"{dest}: already exists (pass --overwrite to replace it)")
     for src, dest in jobs:
         info = image_info(src); n = 1

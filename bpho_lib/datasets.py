@@ -66,7 +66,7 @@ def _shape(path, axes: str) -> list:
     if info["axes"] != axes: raise BphoError(f"{path}: expected a {axes} image, found axes {info['axes']} (shape {info['shape']})")
     return info["shape"]
 
-# %% ../nbs/07_datasets.ipynb #4f08ae3b
+# %% ../nbs/07_datasets.ipynb #ec0188b6
 def _cut(out: Path, item: dict, size: int, positions, make, extra=None) -> list:
     "Write the tiles `make(y, x, size, k)` -> {role: array} at each (k-th) position; rows for tiles.csv."
     rows = []
@@ -92,6 +92,8 @@ def _crappifier(p: dict):
 def _sizes(p: dict):
     if len(p["sizes"]) != len(p["tiles_per_image"]):
         raise BphoError(f"sizes {p['sizes']} and tiles_per_image {p['tiles_per_image']} must have the same length")
+    bad = [z for z in p["sizes"] if z % p["scale"]]
+    if bad: raise BphoError(f"tile sizes {bad} are not multiples of the scale {p['scale']} (LR and HR tiles must coincide)")
     return zip(p["sizes"], p["tiles_per_image"])
 
 # %% ../nbs/07_datasets.ipynb #0c20f633
@@ -285,7 +287,7 @@ def _write_table(path: Path, rows: list):
     buf = _io.StringIO(); w = csv.DictWriter(buf, cols, lineterminator="\n"); w.writeheader(); w.writerows(rows)
     atomic_write_text(path, buf.getvalue())
 
-# %% ../nbs/07_datasets.ipynb #2a3a49a6
+# %% ../nbs/07_datasets.ipynb #76842878
 def build_dataset(settings: Settings, name: str, builder: str, source: str, params: dict, script=None, workers: int = 1,
                   force: bool = False, dry_run: bool = False, log=print) -> dict:
     "Build dataset `name` from `source` with `builder` and `params`; returns its dataset.json record."
@@ -293,7 +295,9 @@ def build_dataset(settings: Settings, name: str, builder: str, source: str, para
     from tqdm.auto import tqdm
     if builder not in BUILDERS: raise BphoError(f"unknown builder {builder!r}; known: {', '.join(BUILDERS)}")
     src = require(settings, source)
-    params = {**params, "scale": params.get("scale") or (int(round(src.scale)) if src.scale else 4)}
+    scale = 1 if builder == "denoise" else params.get("scale") or (int(round(src.scale)) if src.scale else 4)
+    params = {**params, "scale": scale}
+    list(_sizes(params))  # sizes and scale agree, before any work
     digests = {source: {"digest": load_lock(settings)[source]["digest"], "kind": src.kind}}
     fp, dest = fingerprint(builder, params, digests), settings.datasets/name
     items = BUILDERS[builder][0](src, params)
@@ -377,12 +381,13 @@ def run_script(script: str, doc: str, builder: str, source: str, params: dict, a
     except KeyboardInterrupt:
         print(f"{name}: interrupted; nothing was kept", file=sys.stderr); return 130
 
-# %% ../nbs/07_datasets.ipynb #b3d0b7fa
+# %% ../nbs/07_datasets.ipynb #018fdc72
 def show_tiles(folder, n: int = 4, size: int | None = None, split: str = "train", roles=None):
     "Show `n` tiles of a dataset folder, one row per tile, one column per role (first frame of stacks)."
     import matplotlib.pyplot as plt
     folder = Path(folder)
-    rows = [r for r in csv.DictReader(open(folder/"tiles.csv")) if r["split"] == split and (size is None or int(r["size"]) == size)][:n]
+    with open(folder/"tiles.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["split"] == split and (size is None or int(r["size"]) == size)][:n]
     if not rows: raise BphoError(f"{folder}: no {split} tiles{f' of size {size}' if size else ''}")
     roles = roles or [k for k in rows[0] if k not in ("tile", "split", "size", "source_file", "y", "x", "t")]
     fig, axs = plt.subplots(len(rows), len(roles), figsize=(2.2 * len(roles), 2.2 * len(rows)), squeeze=False)

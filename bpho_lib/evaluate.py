@@ -18,10 +18,12 @@ from .tiles import upsample
 # %% auto #0
 __all__ = ['KEYS', 'dataset_folder', 'evaluate', 'record', 'results_table', 'results_markdown']
 
-# %% ../nbs/13_evaluate.ipynb #7cb5d128
+# %% ../nbs/13_evaluate.ipynb #cf8a4341
 KEYS = ("psnr", "ssim", "nrmse", "psnr_fg", "ssim_fg")
 
-def _mean(ms: list) -> dict: return {k: float(np.nanmean([m[k] for m in ms])) for k in KEYS}
+def _mean(ms: list) -> dict:
+    "Means over images; only the foreground metrics skip images without foreground (NaN)."
+    return {k: float((np.nanmean if k.endswith("_fg") else np.mean)([m[k] for m in ms])) for k in KEYS}
 
 def dataset_folder(settings: Settings, name: str) -> Path:
     "The folder of a built dataset; an unknown name lists the built ones."
@@ -37,7 +39,7 @@ def _roles(cfg: dict, rows: list) -> tuple[str, str]:
     if x not in rows[0] or y not in rows[0]: raise BphoError(f"the dataset has no {x!r}/{y!r} tiles (the model's input/target)")
     return x, y
 
-# %% ../nbs/13_evaluate.ipynb #4a3feaba
+# %% ../nbs/13_evaluate.ipynb #955ba2d9
 def evaluate(settings: Settings, model_dir, dataset: str, split: str = "valid", size: int | None = None,
              fg_threshold: float = 0.2, max_tune: int = 16, device=None, progress=None) -> dict:
     "Scores of the model in `model_dir` and of the baselines on `dataset`'s `split` tiles; the results-table row."
@@ -56,21 +58,22 @@ def evaluate(settings: Settings, model_dir, dataset: str, split: str = "valid", 
         mid = x[x.shape[0] // 2]
         return x, mid, load_tile(folder/r[y_role])
     up = lambda a, o: upsample(a, scale, o) if scale > 1 else a
-    tune = [(up(m, 3), t) for _, m, t in map(inputs, pick("train")[:max_tune])] or [(up(m, 3), t) for _, m, t in map(inputs, pick(split)[:max_tune])]
-    sigma = tune_blur(tune)
+    tuned_on = "train" if pick("train") else split  # tuning on the evaluated split flatters the baseline: recorded
+    sigma = tune_blur([(up(m, 3), t) for _, m, t in map(inputs, pick(tuned_on)[:max_tune])])
     out = {k: [] for k in ("model", "bilinear", "bicubic", "denoised")}
-    mult = max(1, (16 if cfg["model"]["arch"] == "plain" else 32) // scale)
+    from bpho_lib.predict import _multiple
+    mult = _multiple(cfg["model"], scale)
     for r in pick(split):
         x, mid, t = inputs(r)
         bic = up(mid, 3)
-        pred = predict_tiled(model, x, scale, tile=max(x.shape[-2:]), multiple=mult)
+        pred = predict_tiled(model, x, scale, tile=max(x.shape[-2:]), overlap=0, multiple=mult)  # the whole tile at once
         for k, img in (("model", pred), ("bilinear", up(mid, 1)), ("bicubic", bic),
                        ("denoised", ndi.gaussian_filter(bic, sigma) if sigma else bic)):
             out[k].append(image_metrics(img, t, fg_threshold))
         if progress: progress()
     return {"experiment": cfg.get("experiment", Path(model_dir).name), "dataset": dataset, "model": cfg.get("name", Path(model_dir).name),
             "split": split, "size": size, "n_images": len(out["model"]), **_mean(out["model"]),
-            "bilinear": _mean(out["bilinear"]), "bicubic": _mean(out["bicubic"]), "denoised": {**_mean(out["denoised"]), "sigma": sigma},
+            "bilinear": _mean(out["bilinear"]), "bicubic": _mean(out["bicubic"]), "denoised": {**_mean(out["denoised"]), "sigma": sigma, "tuned_on": tuned_on},
             "fg_threshold": fg_threshold, "date": datetime.date.today().isoformat()}
 
 # %% ../nbs/13_evaluate.ipynb #8a586c61

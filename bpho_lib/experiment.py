@@ -65,7 +65,7 @@ def plot_history(hist: list, path=None):
     if path: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=100)
     return fig
 
-# %% ../nbs/14_experiment.ipynb #dac0438f
+# %% ../nbs/14_experiment.ipynb #2a6598bf
 def show_panel(settings: Settings, model_dir, dataset: str, n: int = 3, split: str = "valid", path=None):
     "LR | bicubic | prediction | HR | error map for `n` tiles of the largest size of `dataset`'s `split`."
     import matplotlib.pyplot as plt
@@ -82,7 +82,8 @@ def show_panel(settings: Settings, model_dir, dataset: str, n: int = 3, split: s
         x = load_tile(folder/r[xr]); x = x if x.ndim == 3 else x[None]
         mid, hr = x[x.shape[0] // 2], load_tile(folder/r[yr])
         bic = upsample(mid, sc) if sc > 1 else mid
-        pred = predict_tiled(model, x, sc, tile=max(x.shape[-2:]), multiple=max(1, (16 if cfg["model"]["arch"] == "plain" else 32) // sc))
+        from bpho_lib.predict import _multiple
+        pred = predict_tiled(model, x, sc, tile=max(x.shape[-2:]), overlap=0, multiple=_multiple(cfg["model"], sc))
         for j, (img, t) in enumerate(((mid, "LR" if sc > 1 else "noisy"), (bic, "bicubic"), (pred, "prediction"), (hr, "HR" if sc > 1 else "clean"),
                                       (np.abs(pred - hr), "|prediction - HR|"))):
             axs[i, j].imshow(img, cmap="magma" if j < 4 else "viridis", vmin=0, vmax=1 if j < 4 else 0.5)

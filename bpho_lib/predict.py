@@ -16,9 +16,9 @@ from .io import AXES, IMAGE_SUFFIXES, _czi_layout, _czi_scene, _pick, _tiff_dims
 from .tiles import normalize, percentiles
 
 # %% auto #0
-__all__ = ['DTYPES', 'PlaneReader', 'predict_tiled', 'reflect', 'predict_file']
+__all__ = ['DTYPES', 'PlaneReader', 'predict_tiled', 'reflect', 'check_input', 'predict_file']
 
-# %% ../nbs/12_predict.ipynb #11992572
+# %% ../nbs/12_predict.ipynb #774a36e8
 class PlaneReader:
     "Random access to the YX planes (t, c, z) of a CZI or TIFF file, without loading the rest."
     def __init__(self, path):
@@ -34,6 +34,8 @@ class PlaneReader:
         else:
             self._tf = tifffile.TiffFile(self.path); s = self._tf.series[0]
             self._dims = _tiff_dims(s.axes, s.shape, self.path)
+            if "S" in s.axes and s.shape[s.axes.index("S")] > 1:
+                self._tf.close(); raise BphoError(f"{self.path}: RGB images are not predicted; save the channel to restore as a grey TIFF")
             self._pages = s.pages
             self._lead = [(d, n) for d, n in zip(self._dims, s.shape) if d not in "YX"]
     @property
@@ -76,10 +78,11 @@ def _run(model, x: torch.Tensor, multiple: int) -> torch.Tensor:
     s = y.shape[-1] // x.shape[-1]
     return y[..., :h * s, :w * s]
 
-# %% ../nbs/12_predict.ipynb #57edeb69
+# %% ../nbs/12_predict.ipynb #aa4ef34b
 def predict_tiled(model, img: np.ndarray, scale: int, tile: int = 128, overlap: int = 16, batch: int = 8,
                   device=None, multiple: int = 8) -> np.ndarray:
     "Prediction (YX, float32, `scale` times larger) for a normalised CYX input (channels = frames), tiled and blended."
+    if not 0 <= overlap < tile: raise BphoError(f"tile ({tile}) must be larger than the overlap ({overlap}), which is at least 0")
     device = device or next(model.parameters()).device
     while True:
         try: return _predict_tiled(model, img, scale, tile, overlap, batch, device, multiple)
@@ -106,7 +109,7 @@ def _predict_tiled(model, img, scale, tile, overlap, batch, device, multiple):
                 out[sl] += p * win; wsum[sl] += win
     return out / np.maximum(wsum, 1e-8)
 
-# %% ../nbs/12_predict.ipynb #8231f61d
+# %% ../nbs/12_predict.ipynb #1be513f5
 def reflect(i: int, n: int) -> int:
     "Index `i` reflected into 0..n-1 without repeating the edge (… 2 1 0 1 2 …)."
     if n == 1: return 0
@@ -115,19 +118,31 @@ def reflect(i: int, n: int) -> int:
     return p - i if i >= n else i
 
 def _plane_frames(reader: PlaneReader, c: int, z: int, n_in: int, pct):
-    "For each time point: the normalised input window (n_in, Y, X) and the centre plane's percentiles."
+    "For each time point: the input window (n_in, Y, X) normalised by the centre frame's percentiles, and those."
     T, h, cache = reader.sizes["T"], n_in // 2, OrderedDict()
     def get(t):
         if t not in cache:
-            a = reader.read(t, c, z).astype(np.float32); p = percentiles(a, *pct)
-            cache[t] = (normalize(a, p), p)
+            cache[t] = reader.read(t, c, z).astype(np.float32)
             while len(cache) > n_in + 1: cache.popitem(last=False)
         return cache[t]
     for t in range(T):
-        yield t, np.stack([get(reflect(t + k, T))[0] for k in range(-h, h + 1)]), get(t)[1]
+        p = percentiles(get(t), *pct)  # one scale for the window, as the dataset had one per movie
+        yield t, normalize(np.stack([get(reflect(t + k, T)) for k in range(-h, h + 1)]), p), p
 
-# %% ../nbs/12_predict.ipynb #85028f14
+# %% ../nbs/12_predict.ipynb #6216b95e
 DTYPES = ("float32", "uint16")
+
+def check_input(config: dict, src) -> None:
+    "Refuse, before any work, an input the model cannot take (unreadable, several scenes, too few frames)."
+    n_in = config["model"].get("n_in", 1)
+    with PlaneReader(src) as r:
+        if n_in > 1 and r.sizes["T"] < 2:
+            raise BphoError(f"{src}: the model takes {n_in} consecutive frames, the image has {r.sizes['T']} (axes {r.axes})")
+
+def _multiple(mc: dict, scale: int) -> int:
+    "LR pixels the input must be a multiple of, for the network's downsampling at HR."
+    m = 16 if mc.get("arch") == "plain" else 32
+    return m // math.gcd(m, scale)
 
 def predict_file(model, config: dict, src, dest, dtype: str = "float32", overwrite: bool = False, tile: int = 128,
                  overlap: int = 16, batch: int = 8, device=None, progress=None) -> Path:
@@ -135,25 +150,26 @@ def predict_file(model, config: dict, src, dest, dtype: str = "float32", overwri
     mc, src, dest = config["model"], Path(src), Path(dest)
     if dtype not in DTYPES: raise BphoError(f"--dtype must be one of {DTYPES}, found {dtype!r}")
     if dest.exists() and not overwrite: raise BphoError(f"{dest}: already exists (pass --overwrite to replace it)")
+    if not 0 <= overlap < tile: raise BphoError(f"tile ({tile}) must be larger than the overlap ({overlap}), which is at least 0")
+    check_input(config, src)
     scale, n_in = mc.get("scale", 4), mc.get("n_in", 1)
     pct = config.get("normalisation", {}).get("percentiles", [2, 99.8])
-    multiple = 16 if mc.get("arch") == "plain" else 32
-    multiple = max(1, multiple // scale)
+    multiple = _multiple(mc, scale)
     with PlaneReader(src) as r:
-        if n_in > 1 and r.sizes["T"] == 1:
-            raise BphoError(f"{src}: the model takes {n_in} consecutive frames, the image has no time axis (axes {r.axes})")
-        if n_in > 1 and r.sizes["T"] < 2:
-            raise BphoError(f"{src}: {r.sizes['T']} frame(s), a {n_in}-frame model needs at least 2")
         H, W = r.shape_yx
         px = {a: v / (scale if a in "XY" else 1) for a, v in r.pixel_size_um.items()}
+        def single(c, z):
+            for t in range(r.sizes["T"]):
+                a = r.read(t, c, z).astype(np.float32); p = percentiles(a, *pct)
+                yield t, normalize(a, p)[None], p
         def planes():
-            for c in range(r.sizes["C"]):
-                for z in range(r.sizes["Z"]):
-                    src_frames = _plane_frames(r, c, z, n_in, pct) if n_in > 1 else \
-                        ((t, None, None) for t in range(r.sizes["T"]))
-                    for t, win, p in src_frames:
-                        if win is None:
-                            a = r.read(t, c, z).astype(np.float32); p = percentiles(a, *pct); win = normalize(a, p)[None]
+            # time outermost, as the input is stored; one lazy window per (c, z), so memory is independent of T
+            src = {(c, z): (_plane_frames(r, c, z, n_in, pct) if n_in > 1 else single(c, z))
+                   for c in range(r.sizes["C"]) for z in range(r.sizes["Z"])}
+            for _ in range(r.sizes["T"]):
+                for c in range(r.sizes["C"]):
+                    for z in range(r.sizes["Z"]):
+                        t, win, p = next(src[(c, z)])
                         y = predict_tiled(model, win, scale, tile, overlap, batch, device, multiple) * (p[1] - p[0]) + p[0]
                         if progress: progress()
                         yield (np.clip(np.round(y), 0, 65535).astype(np.uint16) if dtype == "uint16" else y.astype(np.float32))
@@ -161,8 +177,8 @@ def predict_file(model, config: dict, src, dest, dtype: str = "float32", overwri
     return dest
 
 def _write_stream(dest: Path, planes, axes: str, sizes: dict, dtype, px: dict, names):
-    "Write YX planes produced in (C, Z, T) order as an OME-TIFF (DimensionOrder XYTZC), atomically."
-    store = "".join(a for a in "CZT" if a in axes) + "YX"
+    "Write YX planes produced in T, C, Z order as an OME-TIFF with the input's axes (BigTIFF when large), atomically."
+    store = "".join(a for a in "TCZ" if a in axes) + "YX"
     md = {"axes": store, **{k: v for a in "XYZ" if a in px and a in axes for k, v in
                             ((f"PhysicalSize{a}", float(px[a])), (f"PhysicalSize{a}Unit", "µm"))}}
     if names and "C" in axes: md["Channel"] = {"Name": list(names)}
@@ -170,8 +186,10 @@ def _write_stream(dest: Path, planes, axes: str, sizes: dict, dtype, px: dict, n
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent); os.close(fd)
     try:
-        tifffile.imwrite(tmp, planes, shape=tuple(sizes[a] for a in store), dtype=dtype, ome=True, metadata=md,
-                         photometric="minisblack", **kw)
+        shape = tuple(sizes[a] for a in store)
+        big = math.prod(shape) * np.dtype(dtype).itemsize > 2 ** 32 - 2 ** 25  # a generator hides its size from tifffile
+        tifffile.imwrite(tmp, planes, shape=shape, dtype=dtype, ome=True, metadata=md, photometric="minisblack",
+                         bigtiff=big, **kw)
         publish_mode(tmp); os.replace(tmp, dest)
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
