@@ -287,7 +287,7 @@ def _write_table(path: Path, rows: list):
     buf = _io.StringIO(); w = csv.DictWriter(buf, cols, lineterminator="\n"); w.writeheader(); w.writerows(rows)
     atomic_write_text(path, buf.getvalue())
 
-# %% ../nbs/07_datasets.ipynb #76842878
+# %% ../nbs/07_datasets.ipynb #e53f4d28
 def build_dataset(settings: Settings, name: str, builder: str, source: str, params: dict, script=None, workers: int = 1,
                   force: bool = False, dry_run: bool = False, log=print) -> dict:
     "Build dataset `name` from `source` with `builder` and `params`; returns its dataset.json record."
@@ -297,10 +297,10 @@ def build_dataset(settings: Settings, name: str, builder: str, source: str, para
     src = require(settings, source)
     scale = 1 if builder == "denoise" else params.get("scale") or (int(round(src.scale)) if src.scale else 4)
     params = {**params, "scale": scale}
-    list(_sizes(params))  # sizes and scale agree, before any work
     digests = {source: {"digest": load_lock(settings)[source]["digest"], "kind": src.kind}}
     fp, dest = fingerprint(builder, params, digests), settings.datasets/name
     items = BUILDERS[builder][0](src, params)
+    list(_sizes(params))  # sizes and scale agree, before any work
     if dest.exists() and not force:
         meta = _existing(dest, fp, params, digests)
         log(f"{name}: already built from the same source content and parameters ({dest})"); return meta
