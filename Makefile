@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_ROOT ?= demo
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-slow check-sync export lock clean-demo bench
+.PHONY: help venv demo test test-slow check-sync export lock clean-demo bench bench-gpu
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -35,13 +35,19 @@ demo: $(STAMP)  ## the main job on the sample data, under ./demo: sources, datas
 	$(BIN)/python scripts/dataset/emsynth_001.py --root $(DEMO_ROOT) --source sample_em
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/101_paired_001_unet.ipynb --smoke
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/102_synth_001_unet.ipynb --smoke
+	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/201_cyclegan_hr2lr.ipynb --smoke
+	$(BIN)/python scripts/dataset/cyclegan_synth_001.py --root $(DEMO_ROOT) --source sample_pairs_mito
+	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/106_cyclegan_synth_001_unet.ipynb --smoke
 	$(BIN)/bpho --root $(DEMO_ROOT) predict $(DEMO_ROOT)/models/101_paired_001_unet $(DEMO_ROOT)/datasources/sample_mito_movies_lr/movie_00.czi -o $(DEMO_ROOT)/predictions --overwrite
 	$(BIN)/bpho --root $(DEMO_ROOT) results
-	@echo "== demo done: sources, datasets, experiments 101 and 102 (smoke), a predicted movie in $(DEMO_ROOT)/predictions/, results in $(DEMO_ROOT)/results/README.md =="
+	@echo "== demo done: sources, datasets, experiments 101, 102, 201 and 106 (smoke), a predicted movie in $(DEMO_ROOT)/predictions/, results in $(DEMO_ROOT)/results/README.md =="
 
 bench: $(STAMP)  ## benchmarks (dataset builds, prediction), written to BENCHMARKS.md
 	$(BIN)/python bench/datasets.py --out BENCHMARKS.md
 	$(BIN)/python bench/predict.py --out BENCHMARKS.md
+
+bench-gpu: $(STAMP)  ## on a CUDA machine: batch sizes, samples/s, peak memory, prediction MPix/s, into BENCHMARKS.md
+	bench/gpu.sh
 
 test: $(STAMP)  ## the whole suite: library/notebook sync, pytest, nbdev-test
 	scripts/check_sync.sh

@@ -11,7 +11,7 @@ from . import datasources as ds
 
 # %% auto #0
 __all__ = ['cmd_list', 'cmd_verify', 'cmd_freeze', 'cmd_add', 'cmd_sample', 'cmd_info', 'cmd_experiment', 'cmd_predict',
-           'cmd_evaluate', 'cmd_results', 'parser', 'main']
+           'cmd_evaluate', 'cmd_results', 'cmd_find_bs', 'cmd_train', 'parser', 'main']
 
 # %% ../nbs/04_cli.ipynb #66eaf1ba
 def _progress(desc: str, total: int | None = None):
@@ -128,7 +128,7 @@ def cmd_info(a) -> int:
         print(json.dumps(d) if a.json else _describe(d))
     return 1 if bad else 0
 
-# %% ../nbs/04_cli.ipynb #74ff270a
+# %% ../nbs/04_cli.ipynb #c7fe6d0b
 def cmd_experiment(a) -> int:
     "Run an experiment notebook headless."
     from bpho_lib.experiment import parse_sets, run_notebook
@@ -138,29 +138,31 @@ def cmd_experiment(a) -> int:
     return 0
 
 def cmd_predict(a) -> int:
-    "Predict images and movies with a trained model."
+    "Predict images and movies with a trained model (a UNet, or one direction of a CycleGAN)."
     import torch
-    from bpho_lib.predict import predict_file
-    from bpho_lib.store import load_model
-    from bpho_lib.io import image_info
-    dev = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    model, cfg = load_model(a.model, dev)
+    from bpho_lib.predict import check_input, load_for_prediction, output_planes, predict_files
+    dev = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    _, cfg = load_for_prediction(a.model, a.direction, "cpu")  # refuses a missing or needless --direction early
+    overlap = a.overlap if a.overlap is not None else (a.tile // 4 if "generator" in cfg else 16)
     out = Path(a.output)
     jobs = [(Path(f), out/(Path(f).name.split(".")[0] + ".ome.tif")) for f in a.inputs]
     dests = [d for _, d in jobs]
     for d in {d for d in dests if dests.count(d) > 1}:
         raise BphoError(f"{d}: several inputs would be written here ({', '.join(str(s) for s, t in jobs if t == d)}); predict them into different folders")
-    from bpho_lib.predict import check_input
     for src, dest in jobs:  # every input is checked before any output is written
         check_input(cfg, src)
         if dest.exists() and not a.overwrite: raise BphoError(f"{dest}: already exists (pass --overwrite to replace it)")
-    for src, dest in jobs:
-        info = image_info(src); n = 1
-        for k, v in zip(info["axes"], info["shape"]): n *= v if k in "TCZ" else 1
-        t = time.time()
-        with _progress(f"predicting {src.name}", n) as bar:
-            predict_file(model, cfg, src, dest, a.dtype, a.overwrite, a.tile, a.overlap, a.batch, dev, progress=lambda: bar.update())
-        print(f"{src} -> {dest} ({n} planes, {time.time() - t:.1f} s)")
+    kw = dict(dtype=a.dtype, overwrite=a.overwrite, tile=a.tile, overlap=overlap, batch=a.batch)
+    report = lambda src, dest, secs: print(f"{src} -> {dest} ({output_planes(cfg, src)} planes, {secs:.1f} s)")
+    t0 = time.time()
+    if a.workers > 1 and len(jobs) > 1:
+        with _progress(f"predicting {len(jobs)} files with {min(a.workers, len(jobs))} processes", len(jobs)) as bar:
+            predict_files(a.model, jobs, a.direction, a.workers, dev, done=lambda *r: (bar.update(), report(*r)), **kw)
+    else:
+        for src, dest in jobs:
+            with _progress(f"predicting {src.name}", output_planes(cfg, src)) as bar:
+                predict_files(a.model, [(src, dest)], a.direction, 1, dev, progress=lambda: bar.update(), done=report, **kw)
+    if len(jobs) > 1: print(f"{len(jobs)} files in {time.time() - t0:.1f} s")
     return 0
 
 def cmd_evaluate(a) -> int:
@@ -186,7 +188,43 @@ def cmd_results(a) -> int:
     print(md + f"\n(written to {s.results/'README.md'})")
     return 0
 
-# %% ../nbs/04_cli.ipynb #7297c535
+# %% ../nbs/04_cli.ipynb #26cdeb37
+def cmd_find_bs(a) -> int:
+    "Find the largest training batch per tile size on this device; store it for the notebooks."
+    import torch
+    from bpho_lib.batchsize import find_batch_size, parse_bytes, read_model_config, store_batch_size
+    s, cfg = _settings(a), read_model_config(a.model_config)
+    dev = torch.device(a.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if dev.type == "cuda" and not torch.cuda.is_available(): raise BphoError("--device cuda: no CUDA device here")
+    budget = parse_bytes(a.budget) if a.budget else None
+    rows = []
+    for tile in a.tile or [128, 256, 512]:
+        with _progress(f"tile {tile}") as bar: r = find_batch_size(cfg, tile, dev, budget, a.loss, a.max_bs)
+        rows.append(r)
+        if not a.no_store and r["batch_size"] > 0: store_batch_size(s, r, cfg)
+    if a.json: print(json.dumps(rows, indent=2)); return 0
+    r0 = rows[0]
+    print(f"{r0['device']}, {r0['precision']}, budget {_size(r0['budget_bytes'])} ({r0['measure']}); model {cfg.arch}, loss {a.loss}")
+    print(f"{'TILE':>5}  {'BATCH':>5}  {'PEAK':>9}  {'TRIALS':>6}  {'SECONDS':>7}")
+    for r in rows:
+        peak = _size(r["peak_bytes"]) if r["peak_bytes"] else "-"
+        print(f"{r['tile']:>5}  {r['batch_size']:>5}  {peak:>9}  {len(r['trials']):>6}  {r['seconds']:>7.1f}")
+    from bpho_lib.batchsize import store_path
+    if any(r["batch_size"] == 0 for r in rows): print("0: not even one tile fits; a smaller tile or model is needed")
+    print("not stored (--no-store)" if a.no_store else f"stored in {store_path(s)}; notebooks read it with batch_size_for(settings, cfg, tile, default)")
+    return 0
+
+def cmd_train(a) -> int:
+    "Train an experiment notebook's model (data-parallel when launched by torchrun) without evaluating it."
+    from bpho_lib.distributed import is_main, train_notebook, world_size
+    from bpho_lib.experiment import parse_sets
+    s = _settings(a); t0 = time.time()
+    out = train_notebook(a.notebook, s, smoke_mode=a.smoke, sets=parse_sets(a.set), verbose=not a.quiet)
+    if is_main(): print(f"{Path(a.notebook).name}: trained on {world_size()} process(es) in {time.time() - t0:.0f} s; "
+                        f"model in {out}; `bpho experiment {a.notebook}` evaluates it")
+    return 0
+
+# %% ../nbs/04_cli.ipynb #bbbd049c
 def _common() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--root", default=argparse.SUPPRESS, help="data root (default: $BPHO_ROOT, else settings.ini)")
@@ -237,21 +275,50 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for <input>.ome.tif")
     x.add_argument("--dtype", default="float32", choices=["float32", "uint16"], help="output pixels (default: %(default)s)")
     x.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    x.add_argument("--tile", type=int, default=128, help="LR tile size (default: %(default)s)")
-    x.add_argument("--overlap", type=int, default=16, help="LR overlap between tiles (default: %(default)s)")
+    x.add_argument("--direction", choices=["AB", "BA"], help="CycleGAN models only: AB (domain A -> B) or BA (B -> A)")
+    x.add_argument("--tile", type=int, default=128, help="input tile size in pixels (default: %(default)s; CycleGANs: larger is better)")
+    x.add_argument("--overlap", type=int, default=None, help="input overlap between tiles (default: 16; CycleGANs: a quarter of the tile)")
     x.add_argument("--batch", type=int, default=8, help="tiles per batch (default: %(default)s)")
-    x.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    x.add_argument("--workers", type=int, default=1, help="processes predicting files in parallel, each with its own model (default: %(default)s)")
+    x.add_argument("--device", help="cpu or cuda (default: cuda when available; several GPUs are shared by the workers)")
     x.set_defaults(func=cmd_predict)
     x = sub.add_parser("evaluate", parents=[c], help="PSNR/SSIM/NRMSE of a model beside bilinear, bicubic and denoised baselines")
     x.add_argument("model", metavar="MODEL_DIR"); x.add_argument("--dataset", required=True, metavar="NAME")
     x.add_argument("--split", default="valid"); x.add_argument("--json", action="store_true", help="the row as JSON")
     x.set_defaults(func=cmd_evaluate)
+    x = sub.add_parser("find-bs", parents=[c], help="the largest training batch per tile size that fits this GPU; stored for the notebooks",
+                       description="Train a few steps of the model at growing batch sizes (doubling, then bisection) and report "
+                       "the largest that fits, with its peak memory. Results go to <root>/.bpho/batch_sizes.json, keyed by "
+                       "device name, model configuration, loss and tile; notebooks read them with "
+                       "bpho_lib.batchsize.batch_size_for(settings, cfg, tile, default).")
+    x.add_argument("model_config", metavar="MODEL_CONFIG", help="a JSON ModelConfig ({\"arch\": \"resnet34\", ...}), "
+                   "a model's config.json, or a model folder")
+    x.add_argument("--tile", type=int, action="append", metavar="PX", help="HR tile size, repeatable (default: 128 256 512)")
+    x.add_argument("--device", choices=["cuda", "cpu"], help="default: cuda when available")
+    x.add_argument("--budget", metavar="BYTES", help="memory to fit in, e.g. 20GiB (default on CUDA: 90%% of the GPU; "
+                   "required on the CPU, where a tracked-allocation stand-in replaces the GPU's allocator)")
+    x.add_argument("--loss", default="mse", help="training loss (default: %(default)s)")
+    x.add_argument("--max-bs", type=int, default=4096, help="largest batch to try (default: %(default)s)")
+    x.add_argument("--no-store", action="store_true", help="report only"); x.add_argument("--json", action="store_true", help="the results as JSON")
+    x.set_defaults(func=cmd_find_bs)
+    x = sub.add_parser("train", parents=[c], help="train an experiment's model, on several GPUs/nodes under torchrun (no evaluation)",
+                       description="Run an experiment notebook's cells up to its training cell. Alone it trains on one device; "
+                       "under torchrun (torchrun --nproc-per-node N $(which bpho) train NOTEBOOK) it trains data-parallel "
+                       "(DDP; NCCL on GPUs, gloo on CPUs), each stage's bs being the global batch. Then `bpho experiment "
+                       "NOTEBOOK` finds the model trained and evaluates it. See docs/scale-out.md.")
+    x.add_argument("notebook", metavar="NOTEBOOK", help="e.g. nbs/101_paired_001_unet.ipynb")
+    x.add_argument("--smoke", action="store_true", help="the tiny CPU configuration (as BPHO_SMOKE=1)")
+    x.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a parameter of the notebook's first cell")
+    x.add_argument("--quiet", action="store_true", help="do not show the notebook's output")
+    x.set_defaults(func=cmd_train)
     x = sub.add_parser("results", parents=[c], help="one table of all experiments (also written to <root>/results/README.md)")
     x.add_argument("--json", action="store_true", help="the rows as JSON"); x.set_defaults(func=cmd_results)
     return p
 
 def main(argv=None) -> int:
     "Entry point of the `bpho` command."
+    import warnings
+    warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated", category=FutureWarning)  # raised by fastai's import
     a = parser().parse_args(argv)
     a.root, a.manifest = getattr(a, "root", None), getattr(a, "manifest", None)
     try: return a.func(a)

@@ -13,12 +13,13 @@ from .config import BphoError, Settings, atomic_write_json, atomic_write_text, s
 __all__ = ['KINDS', 'REQUIRED', 'OPTIONAL', 'NAME_RE', 'Source', 'load_manifest', 'get_source', 'scan_files', 'source_digest',
            'load_lock', 'freeze', 'VerifyReport', 'verify', 'require', 'add']
 
-# %% ../nbs/02_datasources.ipynb #dfb3f470
+# %% ../nbs/02_datasources.ipynb #992ddbdf
 KINDS = {
     "paired":      {"layout": {"lr": "lr", "hr": "hr"}, "pixel": ("lr", "hr")},
     "movie":       {"layout": {"movies": "."}, "pixel": ("xy",)},
     "single":      {"layout": {"images": "."}, "pixel": ("xy",)},
     "noisy_clean": {"layout": {"noisy": "noisy/{level}", "clean": "clean", "levels": [1]}, "pixel": ("xy",)},
+    "volume":      {"layout": {"volumes": "."}, "pixel": ("xy", "z")},  # 3D stacks (ZYX), e.g. FIB-SEM or expansion microscopy
 }
 REQUIRED = ("kind", "path", "description", "origin", "pixel_size_um", "layout")
 OPTIONAL = ("scale", "frame_interval_s", "notes", "sample")
@@ -310,21 +311,25 @@ def _toml_key(k: str) -> str: return k if re.fullmatch(r"[A-Za-z0-9_\-]+", k) el
 def _toml_table(name: str, d: dict) -> str:
     return f"\n[{_toml_key(name)}]\n" + "".join(f"{_toml_key(k)} = {_toml_value(v)}\n" for k, v in d.items())
 
-# %% ../nbs/02_datasources.ipynb #8260dbf4
+# %% ../nbs/02_datasources.ipynb #a725903b
 def _first_image(folder: Path):
     from bpho_lib.io import IMAGE_SUFFIXES
     return next((folder/r for r in scan_files(folder) if r.lower().endswith(IMAGE_SUFFIXES)), None)
 
 def _infer_pixel_sizes(kind: str, path: Path, layout: dict) -> dict:
-    "XY pixel size (um) per role from the first image's metadata; refuses when there is none."
+    "XY pixel size (um) per role, and Z for volumes, from the first image's metadata; refuses when there is none."
     from bpho_lib.io import image_info
     roles = {"paired": {"lr": "lr", "hr": "hr"}, "noisy_clean": {"xy": "clean"}}.get(kind, {"xy": next(iter(layout))})
     px = {}
     for key, role in roles.items():
         img = _first_image(path/layout[role])
-        x = image_info(img)["pixel_size_um"].get("X") if img else None
-        if not x: raise BphoError(f"{img or path/layout[role]}: no pixel size in the metadata; give it with --pixel-size")
-        px[key] = round(x, 6)
+        sizes = image_info(img)["pixel_size_um"] if img else {}
+        if not sizes.get("X"): raise BphoError(f"{img or path/layout[role]}: no pixel size in the metadata; give it with --pixel-size")
+        px[key] = round(sizes["X"], 6)
+        if kind == "volume":
+            if not sizes.get("Z"): raise BphoError(f"{img}: a volume needs its Z voxel size, none in the metadata; "
+                                                   f"give both with --pixel-size xy=UM --pixel-size z=UM")
+            px["z"] = round(sizes["Z"], 6)
     return px
 
 def add(settings: Settings, name: str, path, kind: str, description: str, origin: str,

@@ -9,7 +9,7 @@ from scipy import ndimage as ndi
 from .config import BphoError
 
 # %% auto #0
-__all__ = ['SIGMAS', 'care_normalize', 'affine_fit', 'image_metrics', 'tune_blur']
+__all__ = ['SIGMAS', 'care_normalize', 'affine_fit', 'image_metrics', 'tune_blur', 'noise_sigma', 'radial_spectrum', 'lr_realism']
 
 # %% ../nbs/11_metrics.ipynb #9089c27b
 def care_normalize(target: np.ndarray, lo: float = 0.1, hi: float = 99.9) -> np.ndarray:
@@ -44,3 +44,28 @@ def tune_blur(pairs, sigmas=SIGMAS) -> float:
     "σ (HR px) whose Gaussian blur of the bicubic input gives the best mean PSNR on `pairs` [(bicubic, target)]."
     score = lambda s: np.mean([image_metrics(ndi.gaussian_filter(b, s) if s else b, t)["psnr"] for b, t in pairs])
     return max(sigmas, key=score)
+
+# %% ../nbs/11_metrics.ipynb #a2199ba3
+def noise_sigma(img: np.ndarray) -> float:
+    "Immerkær's (1996) estimate of the white-noise standard deviation of a YX image."
+    k = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float64)
+    r = ndi.convolve(img.astype(np.float64), k, mode="reflect")[1:-1, 1:-1]
+    return float(np.sqrt(np.pi / 2) * np.abs(r).mean() / 6)
+
+def radial_spectrum(img: np.ndarray, bins: int = 16) -> np.ndarray:
+    "log10 of the radially averaged power spectrum (unit total power) in `bins` frequency rings up to Nyquist."
+    a = img.astype(np.float64) - img.mean()
+    p = np.abs(np.fft.fftshift(np.fft.fft2(a * np.outer(np.hanning(a.shape[0]), np.hanning(a.shape[1]))))) ** 2
+    p /= max(p.sum(), 1e-30)
+    fy, fx = np.meshgrid(np.fft.fftshift(np.fft.fftfreq(a.shape[0])), np.fft.fftshift(np.fft.fftfreq(a.shape[1])), indexing="ij")
+    ring = np.minimum((np.hypot(fy, fx) / 0.5 * bins).astype(int), bins)
+    sums = np.bincount(ring.ravel(), p.ravel(), bins + 1)[:bins]; counts = np.bincount(ring.ravel(), minlength=bins + 1)[:bins]
+    return np.log10(np.maximum(sums / np.maximum(counts, 1), 1e-30))
+
+def lr_realism(synthetic: list, real: list, bins: int = 16) -> dict:
+    "Noise levels and power-spectrum distance (dB) of synthetic LR tiles against real ones."
+    if not synthetic or not real: raise BphoError("lr_realism: both sets need at least one tile")
+    ns, nr = np.median([noise_sigma(t) for t in synthetic]), np.median([noise_sigma(t) for t in real])
+    ss, sr = np.mean([radial_spectrum(t, bins) for t in synthetic], 0), np.mean([radial_spectrum(t, bins) for t in real], 0)
+    return {"noise_sigma_synthetic": float(ns), "noise_sigma_real": float(nr), "noise_ratio": float(ns / max(nr, 1e-12)),
+            "spectrum_distance_db": float(10 * np.abs(ss - sr).mean()), "n_synthetic": len(synthetic), "n_real": len(real)}

@@ -36,7 +36,7 @@ def save_model(folder, model: torch.nn.Module, config: dict) -> Path:
     atomic_write_json(folder/"config.json", {**config, **provenance()})
     return folder
 
-# %% ../nbs/10_store.ipynb #0a795b0b
+# %% ../nbs/10_store.ipynb #94f0272e
 def load_config(folder) -> dict:
     "A model folder's config.json."
     p = Path(folder)/"config.json"
@@ -49,6 +49,8 @@ def load_config(folder) -> dict:
 def load_model(folder, device="cpu") -> tuple[torch.nn.Module, dict]:
     "Rebuild a model from config.json and load its weights (weights_only: no code runs)."
     folder, cfg = Path(folder), load_config(folder)
+    if cfg.get("learner") == "cyclegan":
+        raise BphoError(f"{folder}: a CycleGAN model (two generators); load it with bpho_lib.cyclegan.load_generator(folder, direction)")
     mc = ModelConfig.from_dict(cfg["model"], f"{folder}/config.json")
     cfg["model"] = dict(vars(mc))
     model = build_model(mc)
@@ -61,7 +63,7 @@ def load_model(folder, device="cpu") -> tuple[torch.nn.Module, dict]:
         raise BphoError(f"{w}: weights do not fit the network of config.json ({str(e).splitlines()[0][:200]})") from None
     return model.to(device).eval(), cfg
 
-# %% ../nbs/10_store.ipynb #14a402f9
+# %% ../nbs/10_store.ipynb #40fae90f
 from fastai.callback.core import Callback
 
 class EpochCheckpoint(Callback):
@@ -69,13 +71,17 @@ class EpochCheckpoint(Callback):
     order = 95  # after the Recorder has the epoch's values
     def __init__(self, path: Path, key: str, stage: int, history: list, start: int = 0):
         self.path, self.key, self.stage, self.hist, self.start = path, key, stage, history, start
+    def entry(self) -> dict:
+        "The epoch's line of the history: train_loss, valid_loss and the metrics."
+        names = self.learn.recorder.metric_names[1:-1]  # no epoch, time
+        return {"stage": self.stage, "epoch": self.epoch, **{n: float(v) for n, v in zip(names, self.learn.recorder.values[-1])}}
+    def state(self) -> dict:
+        "What resuming needs besides the history: weights and optimiser state."
+        return {"model": self.learn.model.state_dict(), "opt": _plain(self.learn.opt.state_dict())}
     def after_epoch(self):
         if self.epoch < self.start: return  # an epoch skipped on resume
-        names = self.learn.recorder.metric_names[1:-1]  # train_loss, valid_loss, metrics (no epoch, time)
-        vals = self.learn.recorder.values[-1]
-        self.hist.append({"stage": self.stage, "epoch": self.epoch, **{n: float(v) for n, v in zip(names, vals)}})
-        _atomic_torch_save({"key": self.key, "stage": self.stage, "epoch": self.epoch + 1, "history": self.hist,
-                            "model": self.learn.model.state_dict(), "opt": _plain(self.learn.opt.state_dict())}, self.path)
+        self.hist.append(self.entry())
+        _atomic_torch_save({"key": self.key, "stage": self.stage, "epoch": self.epoch + 1, "history": self.hist, **self.state()}, self.path)
 
 def _plain(o):
     "fastai optimiser state with fastcore's L turned into lists, so it loads with weights_only."

@@ -12,7 +12,7 @@ def test_sample_matches_committed_lock(sampled):
     d, out = sampled
     s = get_settings(project=d)
     names = [n for n, src in load_manifest(s).items() if src.sample]
-    assert len(names) == 5
+    assert len(names) == 7
     for n in names: assert f"{n}" in out and "matches its lock" in out.split(n)[1].splitlines()[0], out
     assert (d/"datasources.lock.json").read_bytes() == (REPO/"datasources.lock.json").read_bytes()
     for n in names: assert verify(s, n, full=True).ok
@@ -39,6 +39,23 @@ def test_sample_pairs_as_specified(sampled):
     # the LR is the HR scene: correlated once downsampled, and offset by the recorded shift
     small = hr.data.astype(float).reshape(256, 4, 256, 4).mean((1, 3))
     assert np.corrcoef(small.ravel(), lr.data.astype(float).ravel())[0, 1] > 0.5
+
+def test_sample_volumes_as_specified(sampled):
+    "Two unpaired 3D domains at the same isotropic voxel size: FIB-SEM-like uint8 and expansion-microscopy-like uint16."
+    d, _ = sampled
+    s = get_settings(project=d)
+    vols = {}
+    for name, dtype in (("sample_vol_em", np.uint8), ("sample_vol_fluo", np.uint16)):
+        src = require(s, name)
+        assert src.kind == "volume" and sorted(scan_files(src.folder("volumes"))) == ["sample.json"] + [f"vol_{i:02d}.czi" for i in range(4)]
+        im = read_image(src.folder("volumes")/"vol_00.czi")
+        assert im.axes == "ZYX" and im.data.shape == (48, 192, 192) and im.data.dtype == dtype
+        assert [im.pixel_size_um[a] for a in "XYZ"] == pytest.approx([0.02] * 3)
+        vols[name] = im.data.astype(float)
+    em, fl = vols["sample_vol_em"], vols["sample_vol_fluo"]
+    assert np.median(em) > np.percentile(em, 1) + 50     # dark membranes on a grey background
+    assert np.percentile(fl, 99.5) > 1.5 * np.median(fl)  # bright structures on a dark background
+    assert abs(np.corrcoef(em.ravel(), fl.ravel())[0, 1]) < 0.1  # different scenes: never paired
 
 def test_reading_never_writes_to_a_source(sampled, monkeypatch):
     d, _ = sampled
