@@ -11,7 +11,7 @@ from .config import BphoError, atomic_write_json, provenance, publish_mode
 from .unet import ModelConfig, build_model
 
 # %% auto #0
-__all__ = ['model_name', 'save_model', 'load_config', 'load_model', 'EpochCheckpoint', 'fit_stages']
+__all__ = ['model_name', 'save_model', 'load_config', 'load_model', 'fit_stages']
 
 # %% ../nbs/10_store.ipynb #f56d694d
 def model_name(model: str, dataset: str, configuration: str, hyper: str) -> str:
@@ -63,26 +63,7 @@ def load_model(folder, device="cpu") -> tuple[torch.nn.Module, dict]:
         raise BphoError(f"{w}: weights do not fit the network of config.json ({str(e).splitlines()[0][:200]})") from None
     return model.to(device).eval(), cfg
 
-# %% ../nbs/10_store.ipynb #40fae90f
-from fastai.callback.core import Callback
-
-class EpochCheckpoint(Callback):
-    "Save weights, optimiser state and history after each epoch (atomically)."
-    order = 95  # after the Recorder has the epoch's values
-    def __init__(self, path: Path, key: str, stage: int, history: list, start: int = 0):
-        self.path, self.key, self.stage, self.hist, self.start = path, key, stage, history, start
-    def entry(self) -> dict:
-        "The epoch's line of the history: train_loss, valid_loss and the metrics."
-        names = self.learn.recorder.metric_names[1:-1]  # no epoch, time
-        return {"stage": self.stage, "epoch": self.epoch, **{n: float(v) for n, v in zip(names, self.learn.recorder.values[-1])}}
-    def state(self) -> dict:
-        "What resuming needs besides the history: weights and optimiser state."
-        return {"model": self.learn.model.state_dict(), "opt": _plain(self.learn.opt.state_dict())}
-    def after_epoch(self):
-        if self.epoch < self.start: return  # an epoch skipped on resume
-        self.hist.append(self.entry())
-        _atomic_torch_save({"key": self.key, "stage": self.stage, "epoch": self.epoch + 1, "history": self.hist, **self.state()}, self.path)
-
+# %% ../nbs/10_store.ipynb #a664fefb
 def _plain(o):
     "fastai optimiser state with fastcore's L turned into lists, so it loads with weights_only."
     if isinstance(o, dict): return {k: _plain(v) for k, v in o.items()}
@@ -91,11 +72,12 @@ def _plain(o):
 
 def _key(obj) -> str: return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
-# %% ../nbs/10_store.ipynb #0a5eb3eb
+# %% ../nbs/10_store.ipynb #11760c73
 def fit_stages(cfg: ModelConfig, dataset, stages: list, folder, loss: str = "mse", wd: float = 1e-3, seed: int = 0,
                x_role: str = "lr", y_role: str = "hr", log=print) -> tuple[torch.nn.Module, list]:
     "Train through `stages` [{size, bs, epochs, lr}], checkpointing each epoch in `folder`; resumes if interrupted."
     import fastai.callback.schedule  # noqa: F401  (adds Learner.fit_one_cycle)
+    from bpho_lib.checkpoint import EpochCheckpoint
     from bpho_lib.data import tile_dls
     from bpho_lib.unet import restoration_learner
     folder, ckpt = Path(folder), Path(folder)/"checkpoint.pth"
