@@ -47,7 +47,7 @@ def worker(folder: str, out: str):
     dls = tile_dls(folder, 32, bs=BS, device="cpu", seed=0)
     learn = restoration_learner(dls, ModelConfig(**CFG))
     rec = _recorder()
-    from bpho_lib.store import EpochCheckpoint
+    from bpho_lib.checkpoint import EpochCheckpoint
     learn.fit_one_cycle(EPOCHS, 1e-2, cbs=[rec, EpochCheckpoint(Path(out)/f"ckpt{rank()}.pth", "k", 0, [])])
     torch.save({"world": world_size(), "bs": learn.dls.train.bs, "init": rec.init, "xs": rec.xs, "ys": rec.ys,
                 "losses": rec.losses, "final": {k: v.clone() for k, v in learn.model.state_dict().items()},
