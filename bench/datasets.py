@@ -9,8 +9,8 @@ imported, and the largest single source image: streaming means peak RSS does not
 import argparse, datetime, json, os, platform, re, shutil, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-PY = sys.executable
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, PY, write_section
 
 def measured(cmd, cwd) -> tuple[float, float, str]:
     "Run `cmd` in a child; (seconds, peak RSS in MiB of it and its workers, stdout)."
@@ -77,12 +77,7 @@ def main():
     lines += [f"| {n} | {s:.1f} | {r:.0f} | {r - base_rss:.0f} | {(r - base_rss) / img_mib:.1f}x |" for n, s, r in stream]
     text = "\n".join(lines) + "\n"
     print(text)
-    if a.out:
-        out = REPO/a.out
-        head = "# bpho benchmarks\n\nEvery figure comes from `make bench` and compares with a reference measured in the same run.\n\n"
-        old = out.read_text() if out.exists() else head
-        old = re.sub(r"## Dataset builds.*?(?=\n## |\Z)", "", old, flags=re.S).rstrip() + "\n\n"
-        out.write_text(old + text)
+    if a.out: write_section(a.out, text, "Dataset builds")
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,48 @@
+"""The peer: CARE as implemented in CAREamics, trained for a wall-clock budget on bicubic-upsampled LR tiles -> HR tiles,
+then applied to the test tiles. Runs in its own venv (bench/.venv-peer: CAREamics pins another torch); bench/peer.py
+calls it and exchanges data through .npy files in DIR:
+
+    bench/.venv-peer/bin/python bench/peer_care.py DIR SECONDS
+
+DIR holds x_train, y_train, x_valid, y_valid (N, Y, X float32) and x_test; writes pred_test.npy and care.json.
+"""
+import json, sys, time
+from pathlib import Path
+import numpy as np
+
+def main():
+    d, budget = Path(sys.argv[1]), float(sys.argv[2])
+    import torch, careamics
+    from careamics import CAREamist
+    from careamics.config import create_advanced_care_config
+    torch.manual_seed(0)
+    x_tr, y_tr, x_va, y_va, x_te = (np.load(d/f"{k}.npy") for k in ("x_train", "y_train", "x_valid", "y_valid", "x_test"))
+    s = int(round(budget))
+    cfg = create_advanced_care_config(
+        experiment_name="care_bench", data_type="array", axes="SYX",
+        patch_size=[x_tr.shape[-2], x_tr.shape[-1]],  # the whole training tile, as bpho trains
+        batch_size=8,                                  # as bpho's 101 smoke configuration
+        num_epochs=10_000,                             # the wall-clock budget stops training, not the epochs
+        num_workers=0,                                 # tiles are in memory; workers only compete for the 2 cores
+        trainer_params={"max_time": f"00:{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"},
+        seed=1)                                        # (CAREamics wants a seed > 0) everything else CAREamics's defaults: UNet depth 2, 32 channels, Adam, ReduceLROnPlateau, flips + 90° rotations
+    care = CAREamist(cfg, work_dir=d/"care_work", enable_progress_bar=False)
+    t, c = time.perf_counter(), time.process_time()
+    care.train(train_data=x_tr, train_data_target=y_tr, val_data=x_va, val_data_target=y_va)
+    train_s, train_cpu = time.perf_counter() - t, time.process_time() - c
+    t = time.perf_counter()
+    out = care.predict(x_te, axes="SYX", data_type="array")
+    pred_s = time.perf_counter() - t
+    out = out[0] if isinstance(out, tuple) else out  # (predictions, names) in CAREamics 0.3.5
+    pred = np.concatenate([np.asarray(p).reshape(-1, *x_te.shape[-2:]) for p in (out if isinstance(out, list) else [out])])
+    np.save(d/"pred_test.npy", pred.astype(np.float32))
+    trainer = care.trainer
+    steps = int(getattr(trainer, "global_step", -1))
+    (d/"care.json").write_text(json.dumps({
+        "careamics": careamics.__version__, "torch": torch.__version__, "train_seconds": train_s, "train_cpu_seconds": train_cpu, "predict_seconds": pred_s,
+        "epochs": int(getattr(trainer, "current_epoch", -1)), "steps": steps, "samples": steps * 8,
+        "model": {k: v for k, v in cfg.algorithm_config.model.model_dump().items() if k in ("depth", "num_channels_init", "architecture")},
+        "optimizer": cfg.algorithm_config.optimizer.model_dump(), "lr_scheduler": cfg.algorithm_config.lr_scheduler.model_dump()["name"]}))
+
+if __name__ == "__main__":
+    main()
