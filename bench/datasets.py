@@ -10,17 +10,7 @@ import argparse, datetime, json, os, platform, re, shutil, statistics, subproces
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, PY, write_section
-
-def measured(cmd, cwd) -> tuple[float, float, str]:
-    "Run `cmd` in a child; (seconds, peak RSS in MiB of it and its workers, stdout)."
-    probe = ("import resource, subprocess, sys, time, json; t = time.perf_counter(); "
-             "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-             "print(json.dumps([time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, r.returncode, r.stdout, r.stderr]))")
-    out = subprocess.run([PY, "-c", probe, *map(str, cmd)], capture_output=True, text=True, cwd=cwd, check=True).stdout
-    secs, rss, code, stdout, stderr = json.loads(out)
-    if code: raise SystemExit(f"{' '.join(map(str, cmd))} failed:\n{stderr}")
-    return secs, rss, stdout
+from common import REPO, PY, measured, write_section
 
 def project(tmp: Path, n_pairs: int | None = None) -> Path:
     "A throwaway project with the repository's manifest (optionally more sample pairs) and its own data root."

@@ -460,7 +460,7 @@ def train_cyclegan(settings: Settings, experiment: str, a: dict, b: dict, cfg: C
     atomic_write_json(settings.results/experiment/"history.json", hist)
     return model, hist, json.loads((out/"config.json").read_text())
 
-# %% ../nbs/15_cyclegan.ipynb #b11c332b
+# %% ../nbs/15_cyclegan.ipynb #d50606aa
 def plot_cycle_history(hist: list, path=None):
     "Every loss term per epoch: adversarial, cycle and identity, discriminators."
     import matplotlib.pyplot as plt
@@ -488,7 +488,7 @@ def _view(v: np.ndarray) -> list:
 def show_translation(model_dir, a_imgs: list, b_imgs: list, n: int = 2, crop: int = 256, path=None):
     "Rows of A | A->B | B | B->A for `n` images of each domain (central crops)."
     import matplotlib.pyplot as plt
-    gab, cfg = load_generator(model_dir, "AB"); gba, _ = load_generator(model_dir, "BA")
+    (gab, cfg), (gba, cba) = load_generator(model_dir, "AB"), load_generator(model_dir, "BA")
     f = cfg["model"]["factor"]
     def centre(im, s):
         s = min([s] + list(im.shape)) // (4 * f) * 4 * f
@@ -496,8 +496,7 @@ def show_translation(model_dir, a_imgs: list, b_imgs: list, n: int = 2, crop: in
     rows = []
     for i in range(n):
         a, b = centre(a_imgs[i % len(a_imgs)], crop), centre(b_imgs[i % len(b_imgs)], crop // f)
-        rows.append([a, _translate(gab, a, load_generator(model_dir, "AB")[1]["generator"]), b,
-                     _translate(gba, b, load_generator(model_dir, "BA")[1]["generator"])])
+        rows.append([a, _translate(gab, a, cfg["generator"]), b, _translate(gba, b, cba["generator"])])
     titles = ["A", "A -> B", "B", "B -> A"]
     k = len(_view(rows[0][0]))
     fig, axs = plt.subplots(n * k, 4, figsize=(11, 2.8 * n * k), squeeze=False)
