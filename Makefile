@@ -56,11 +56,14 @@ bench-gpu: $(STAMP)  ## on a CUDA machine: batch sizes, samples/s, peak memory, 
 
 test: $(STAMP)  ## the whole suite: library/notebook sync, pytest, nbdev-test
 	scripts/check_sync.sh
-	$(BIN)/pytest -q
-	$(BIN)/nbdev-test --skip-file-re '^[12][0-9][0-9]_'
+	@T=$$(mktemp -d -t bpho-test-XXXXXX); trap 'rm -rf "$$T"' EXIT; set -e; \
+	echo "(temporary files of the tests under $$T, removed at the end)"; \
+	TMPDIR="$$T" $(BIN)/pytest -q; \
+	TMPDIR="$$T" $(BIN)/nbdev-test --skip-file-re '^[12][0-9][0-9]_'
 
 test-slow: $(STAMP)  ## also the notebook cells flagged slow
-	$(BIN)/nbdev-test --flags slow --skip-file-re '^[12][0-9][0-9]_'
+	@T=$$(mktemp -d -t bpho-test-XXXXXX); trap 'rm -rf "$$T"' EXIT; \
+	TMPDIR="$$T" $(BIN)/nbdev-test --flags slow --skip-file-re '^[12][0-9][0-9]_'
 
 check-sync: $(STAMP)  ## bpho_lib/ matches nbs/, notebooks clean
 	scripts/check_sync.sh

@@ -16,16 +16,56 @@ def stats(v, fmt="{:.2f}") -> str:
     "min / median / max."
     return " / ".join(fmt.format(x) for x in (min(v), statistics.median(v), max(v)))
 
-def measured(cmd, cwd=None) -> tuple[float, float, str]:
-    "Run `cmd` in a fresh child; (seconds, peak RSS in MiB of it and its children, stdout)."
+def _probed(cmd, cwd=None, preexec_fn=None) -> tuple[float, float, int, str, str]:
+    "Run `cmd` in a fresh child; (seconds, peak RSS in MiB of it and its children, return code, stdout, stderr)."
     # measured from a small interpreter: Linux carries a process's peak RSS across exec, and the caller may be large
     probe = ("import resource, subprocess, sys, time, json; t = time.perf_counter(); "
              "r = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
              "print(json.dumps([time.perf_counter() - t, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, r.returncode, r.stdout, r.stderr]))")
-    out = subprocess.run([PY, "-c", probe, *map(str, cmd)], capture_output=True, text=True, cwd=cwd, check=True).stdout
-    secs, rss, code, stdout, stderr = json.loads(out)
+    r = subprocess.run([PY, "-c", probe, *map(str, cmd)], capture_output=True, text=True, cwd=cwd, preexec_fn=preexec_fn)
+    if r.returncode: return 0.0, 0.0, r.returncode, "", r.stderr  # the probe itself was killed (e.g. by a memory limit)
+    return tuple(json.loads(r.stdout))
+
+def measured(cmd, cwd=None) -> tuple[float, float, str]:
+    "Run `cmd` in a fresh child; (seconds, peak RSS in MiB of it and its children, stdout)."
+    secs, rss, code, stdout, stderr = _probed(cmd, cwd)
     if code: raise SystemExit(f"{' '.join(map(str, cmd))} failed:\n{stderr}")
     return secs, rss, stdout
+
+def _memory_cgroup() -> tuple[Path | None, str]:
+    "A new memory cgroup under this process's own (cgroup v1 or v2), or (None, why not)."
+    try: lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError: return None, "no /proc/self/cgroup (not Linux)"
+    v1 = [l.split(":", 2)[2] for l in lines if l.split(":")[1] == "memory"]
+    v2 = [l.split(":", 2)[2] for l in lines if l.startswith("0::")]
+    base = (Path("/sys/fs/cgroup/memory" + v1[0]) if v1 else Path("/sys/fs/cgroup" + v2[0]) if v2 else None)
+    if base is None or not base.is_dir(): return None, "no memory cgroup controller"
+    cg = base/f"bpho-bench-{os.getpid()}"
+    try: cg.mkdir()
+    except OSError as e: return None, f"cannot create a memory cgroup under {base} ({e.strerror}; needs root or a delegated cgroup)"
+    return cg, ""
+
+def capped(cmd, limit: int, cwd=None) -> dict:
+    "Run `cmd` confined to `limit` bytes of memory (a cgroup: exceeding it kills the process): seconds, peak RSS, return code."
+    cg, why = _memory_cgroup()
+    if cg is None: return {"why": why}
+    v1 = (cg/"memory.limit_in_bytes").exists()
+    try:
+        (cg/("memory.limit_in_bytes" if v1 else "memory.max")).write_text(str(limit))
+        join = lambda: (cg/"cgroup.procs").write_text(str(os.getpid()))
+        secs, rss, code, _, stderr = _probed(cmd, cwd, preexec_fn=join)
+        peak = int((cg/("memory.max_usage_in_bytes" if v1 else "memory.peak")).read_text()) if (cg/("memory.max_usage_in_bytes" if v1 else "memory.peak")).exists() else None
+        return {"seconds": secs, "rss_mib": rss, "returncode": code, "cgroup_peak": peak, "stderr": stderr[-2000:]}
+    finally:
+        try: cg.rmdir()
+        except OSError: pass
+
+def smoke_model() -> dict:
+    "The network of experiment 101's smoke configuration (its SMOKE_MODEL parameter), with its scale and input frames."
+    nb = json.loads((REPO/"nbs/101_paired_001_unet.ipynb").read_text())
+    src = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).lstrip().startswith("# parameters"))
+    ps = {}; exec(src, ps)  # plain assignments of constants (the notebook's parameters cell)
+    return {**ps["SMOKE_MODEL"], "scale": ps["SCALE"], "n_in": ps["N_IN"]}
 
 def load() -> str:
     "The 1-minute load average (other jobs on a shared machine slow every figure down)."

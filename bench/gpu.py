@@ -48,12 +48,11 @@ def train_rate(cfg, tile: int, bs: int, device, steps: int, warmup: int, work: P
 def predict_rate(cfg, device, lr_side: int, tile: int, batch: int) -> dict:
     "Output MPix/s of tiled prediction (bpho_lib.predict.predict_tiled) of one LR image, after a warm-up."
     import torch
-    from bpho_lib.predict import predict_tiled, _multiple
+    from bpho_lib.predict import predict_tiled
     from bpho_lib.unet import build_model
-    from dataclasses import asdict
     model = build_model(cfg).to(device).eval()
     img = np.random.default_rng(1).random((cfg.n_in, lr_side, lr_side), dtype=np.float32)
-    kw = dict(tile=tile, overlap=tile // 8, batch=batch, device=device, multiple=_multiple(asdict(cfg), cfg.scale))
+    kw = dict(tile=tile, overlap=tile // 8, batch=batch, device=device, multiple=cfg.lr_multiple())
     predict_tiled(model, img[:, :tile, :tile], cfg.scale, **kw)  # warm-up (cuDNN, allocator)
     if device.type == "cuda": torch.cuda.synchronize(device); torch.cuda.reset_peak_memory_stats(device)
     t = time.perf_counter(); out = predict_tiled(model, img, cfg.scale, **kw)
@@ -95,14 +94,14 @@ def main(argv=None):
         tiles, steps, warmup = a.tiles, a.steps, 5
         budget, pred = (parse_bytes(a.budget) if a.budget else None), dict(lr_side=1024, tile=256, batch=16)
     if budget is None and device.type != "cuda": sys.exit("bench/gpu.py: on the CPU give --budget (or --quick)")
-    work = Path(tempfile.mkdtemp(prefix="bpho-gpu-bench-"))
     rows, t0 = [], time.time()
-    for tile in tiles:
-        f = find_batch_size(cfg, tile, device, budget)
-        print(f"tile {tile}: batch {f['batch_size']} fits (peak {gib(f['peak_bytes'])}, {len(f['trials'])} trials, {f['seconds']:.0f} s)", flush=True)
-        tr = train_rate(cfg, tile, f["batch_size"], device, steps, warmup, work) if f["batch_size"] else None
-        if tr: print(f"tile {tile}: {tr['samples_per_s']:.1f} samples/s at batch {f['batch_size']}, peak {gib(tr['peak_bytes'])}", flush=True)
-        rows.append((tile, f, tr))
+    with tempfile.TemporaryDirectory(prefix="bpho-gpu-bench-") as work:
+        for tile in tiles:
+            f = find_batch_size(cfg, tile, device, budget)
+            print(f"tile {tile}: batch {f['batch_size']} fits (peak {gib(f['peak_bytes'])}, {len(f['trials'])} trials, {f['seconds']:.0f} s)", flush=True)
+            tr = train_rate(cfg, tile, f["batch_size"], device, steps, warmup, Path(work)) if f["batch_size"] else None
+            if tr: print(f"tile {tile}: {tr['samples_per_s']:.1f} samples/s at batch {f['batch_size']}, peak {gib(tr['peak_bytes'])}", flush=True)
+            rows.append((tile, f, tr))
     p = predict_rate(cfg, device, **pred)
     print(f"prediction: {p['mpix_per_s']:.2f} MPix/s (output {p['out_shape']}), peak {gib(p['peak_bytes'])}")
     amp = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(amp_dtype(device), "fp32")

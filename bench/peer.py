@@ -73,11 +73,15 @@ def run(work: Path, budget, sets=()) -> str:
     bpho_samples = sum(s["epochs"] for s in stages) * (n_train // stages[0]["bs"]) * stages[0]["bs"]
     # the held-out tiles: the largest size of the valid split, as `bpho evaluate` scores
     import torch
-    from bpho_lib.predict import predict_tiled, _multiple
+    from bpho_lib.predict import predict_tiled, model_multiple
     from bpho_lib.store import load_model
     hr, lr, bic = (tiles(folder, "valid", 512, r) for r in ("hr", "lr", "bicubic"))
     model, cfg = load_model(mdir)
-    mult = _multiple(cfg["model"], 4)
+    mc, n_par = cfg["model"], sum(p.numel() for p in model.parameters())
+    net = (f"plain UNet ({mc['base']} ch, {mc['levels']} levels, {n_par / 1e6:.1f}M parameters)" if mc["arch"] == "plain"
+           else f"{mc['arch']} UNet ({n_par / 1e6:.1f}M parameters)")
+    feed = ("LR; UNet on the LR grid, pixel shuffle to HR" if mc.get("upsample") == "output" else "LR, upsampled inside (bilinear)")
+    mult = model_multiple(cfg["model"])
     t = time.perf_counter()
     pred_bpho = [predict_tiled(model, x[None], 4, tile=max(x.shape), overlap=0, multiple=mult) for x in lr]
     bpho_pred_s = time.perf_counter() - t
@@ -103,8 +107,8 @@ def run(work: Path, budget, sets=()) -> str:
               f"CAREamics gets it as Lightning's `max_time`.", "",
               "| method | input | PSNR | vs bicubic | PSNR fg | SSIM | training (s) |", "|---|---|---|---|---|---|---|",
               f"| bicubic | LR | {f('bicubic', '-')} |",
-              f"| bpho 101 smoke: plain UNet (32 ch, 4 levels), MSE, one-cycle, {stages[0]['epochs']} epochs, batch {stages[0]['bs']} "
-              f"({bpho_samples} samples; torch {torch.__version__}) | LR (upsampled inside) | {f('bpho', f'{bpho_train:.0f}')} |"]
+              f"| bpho 101 smoke: {net}, {conf['loss'].upper()}, Adam (decoupled wd {conf['wd']:g}), one-cycle to lr {stages[0]['lr']:g}, {stages[0]['epochs']} epochs, "
+              f"batch {stages[0]['bs']}, dihedral flips ({bpho_samples} samples; torch {torch.__version__}) | {feed} | {f('bpho', f'{bpho_train:.0f}')} |"]
     if care:
         m = care["model"]
         lines.append(f"| CARE, CAREamics {care['careamics']}: UNet depth {m.get('depth')}, {m.get('num_channels_init')} ch, L1, Adam, "
@@ -118,8 +122,9 @@ def run(work: Path, budget, sets=()) -> str:
                   f"{len(hr)} tiles: bpho {bpho_pred_s:.1f} s, CAREamics {care['predict_seconds']:.1f} s. The whole `bpho experiment` "
                   f"(training, panel, evaluation) took {exp_s:.0f} s and {exp_cpu:.0f} CPU-seconds; CAREamics's `train()` took "
                   f"{care['train_cpu_seconds']:.0f} CPU-seconds (on a machine shared with other jobs, CPU-seconds show how much of the "
-                  f"wall-clock budget each got). Single run each (seeded): differences under about 0.2 dB are within "
-                  f"what another seed gives."]
+                  f"wall-clock budget each got). The `bpho` command sets glibc's allocator to keep freed memory "
+                  f"(`bpho_lib.config.tune_malloc`, part of bpho); CAREamics runs as installed. Single run each (seeded): differences "
+                  f"under about 0.2 dB are within what another seed gives."]
     else:
         lines += ["", f"CARE not measured: {why}. Install it with `python3.12 -m venv bench/.venv-peer && "
                   "bench/.venv-peer/bin/pip install -r bench/requirements-peer.txt` (CAREamics pins torch < 2.14, so not in bpho's venv)."]

@@ -7,12 +7,12 @@ the same dihedral augmentation, `torch.optim.AdamW` with fastai's settings (beta
 except on batch-norm and bias parameters) and `OneCycleLR`. Both time the training phase of one epoch cut at the same
 number of batches (validation skipped), starting from the same weights. The ratio bpho / bare is the framework's overhead.
 
-    python bench/train.py [--repeats 3] [--archs plain,resnet34] [--work DIR] [--out BENCHMARKS.md]
+    python bench/train.py [--repeats 3] [--archs smoke,resnet34] [--work DIR] [--out BENCHMARKS.md]
 """
 import argparse, datetime, os, platform, shutil, statistics, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import load, paired_project, stats, write_section
+from common import load, paired_project, smoke_model, stats, write_section
 
 import torch
 
@@ -72,18 +72,21 @@ def rates(ts, bs) -> tuple[float, float]:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--archs", default="plain,resnet34", help="comma-separated: plain (101 smoke), resnet34 (101 full)")
-    ap.add_argument("--batches", default="plain=10,resnet34=6", help="batches timed per run, per arch")
+    ap.add_argument("--archs", default="smoke,resnet34", help="comma-separated: smoke (101's smoke network), resnet34 (101 full), "
+                    "plain (a plain UNet on the HR grid)")
+    ap.add_argument("--batches", default="smoke=40,resnet34=6,plain=10", help="batches timed per run, per arch")
     ap.add_argument("--bs", type=int, default=8); ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--work", default=None, help="folder shared by the bench scripts (sample pairs, paired_001)")
     ap.add_argument("--out", default=None); a = ap.parse_args()
     from bpho_lib.unet import ModelConfig, build_model
+    from bpho_lib.config import tune_malloc
+    tuned = tune_malloc()  # as the `bpho` command runs experiments; both loops below share this process
     load0 = load()
     work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="bpho-bench-"))
     folder = paired_project(work)/"data/datasets/paired_001"
     nb = {k: int(v) for k, v in (x.split("=") for x in a.batches.split(","))}
-    # experiment 101: smoke = plain UNet without attention/blur; full = ResNet-34 DynamicUnet with self-attention and blur
-    cfgs = {"plain": ModelConfig(arch="plain", n_in=1, scale=4, self_attention=False, blur=False),
+    # experiment 101: smoke = its SMOKE_MODEL (a small plain UNet on the LR grid); full = ResNet-34 DynamicUnet with self-attention and blur
+    cfgs = {"smoke": ModelConfig.from_dict(smoke_model()), "plain": ModelConfig(arch="plain", n_in=1, scale=4),
             "resnet34": ModelConfig(arch="resnet34", n_in=1, scale=4, self_attention=True, blur=True)}
     rows = []
     try:
@@ -106,7 +109,9 @@ def main():
             rows.append((arch, cfg, n, r, ratio))
     finally:
         if not a.work: shutil.rmtree(work, ignore_errors=True)
-    names = {"plain": "plain UNet, 32 base channels (101 smoke)", "resnet34": "ResNet-34 DynamicUnet, self-attention + blur (101 full)"}
+    sm = cfgs["smoke"]
+    names = {"smoke": f"plain UNet, {sm.base} base channels, {sm.levels} levels, on the LR grid (101 smoke)",
+             "plain": "plain UNet, 32 base channels, 4 levels, on the HR grid", "resnet34": "ResNet-34 DynamicUnet, self-attention + blur (101 full)"}
     lines = ["## Training step (`make bench`, bench/train.py)", "",
              f"Measured {datetime.date.today()} on {os.cpu_count()} CPU cores, torch {torch.__version__} ({torch.get_num_threads()} threads), load average {load0} -> {load()}; "
              f"{a.repeats} repeats, bpho and bare interleaved, min / median / max. paired_001 built from the sample pairs, "
@@ -114,7 +119,8 @@ def main():
              f"same initial weights; each run times the training phase of one epoch cut after a fixed number of batches "
              f"(validation skipped; one untimed warm-up run of each first).", "",
              "bpho: `tile_dls` + `restoration_learner` + `fit_one_cycle` (fastai). Bare: `torch.utils.data.DataLoader` over the same "
-             "`TileDataset`, the same dihedral augmentation, `torch.optim.AdamW` with fastai's Adam settings, `OneCycleLR`, no fastai.", "",
+             "`TileDataset`, the same dihedral augmentation, `torch.optim.AdamW` with fastai's Adam settings, `OneCycleLR`, no fastai. "
+             + ("Both in one process with the allocator settings the `bpho` command uses (`bpho_lib.config.tune_malloc`)." if tuned else "No allocator tuning (not glibc)."), "",
              "| model | batches per run | bpho samples/s | bare PyTorch samples/s | bpho / bare | bpho samples per CPU-s | bare samples per CPU-s | bpho / bare (CPU) | bpho's fixed cost per `fit` call (s) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for arch, cfg, n, r, ratio in rows:

@@ -98,7 +98,7 @@ def step_peak(cfg: ModelConfig, tile: int, bs: int, device="cpu", budget: int | 
     finally: torch.set_num_threads(threads)
     return m.peak
 
-# %% ../nbs/17_batchsize.ipynb #87b05ef6
+# %% ../nbs/17_batchsize.ipynb #3f75a296
 def device_name(device) -> str:
     "What the stored batch sizes are keyed by: the GPU's name, or 'cpu'."
     device = torch.device(device)
@@ -110,10 +110,10 @@ def default_budget(device) -> int | None:
     return int(0.9 * torch.cuda.get_device_properties(device).total_memory) if device.type == "cuda" else None
 
 def check_tile(cfg: ModelConfig, tile: int):
-    "A tile the model can train on: a multiple of the scale whose HR side the UNet can halve 4 (plain) or 5 (ResNet) times."
-    m = 16 if cfg.arch == "plain" else 32
-    if tile <= 0 or tile % cfg.scale or tile % m:
-        raise BphoError(f"tile {tile}: must be a positive multiple of {m} (the {cfg.arch} UNet) and of the scale {cfg.scale}")
+    "An HR tile the model can train on: its LR side a multiple of what the UNet's poolings need (`ModelConfig.lr_multiple`)."
+    m = cfg.lr_multiple() * cfg.scale
+    if tile <= 0 or tile % m:
+        raise BphoError(f"tile {tile}: must be a positive multiple of {m} (the {cfg.arch} UNet at scale {cfg.scale})")
 
 def find_batch_size(cfg: ModelConfig, tile: int, device="cpu", budget: int | None = None, loss: str = "mse",
                     limit: int = 4096) -> dict:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['FOLDERS', 'BphoError', 'find_project', 'Settings', 'get_settings', 'publish_mode', 'atomic_write_bytes',
-           'atomic_write_text', 'atomic_write_json', 'atomic_dir', 'sha256_file', 'git_commit', 'provenance']
+           'atomic_write_text', 'atomic_write_json', 'atomic_dir', 'sha256_file', 'git_commit', 'provenance',
+           'tune_malloc']
 
 # %% ../nbs/00_config.ipynb #5599801c
 class BphoError(Exception):
@@ -148,3 +149,12 @@ def provenance() -> dict:
     from bpho_lib import __version__
     return {"bpho_version": __version__, "git_commit": git_commit(),
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+
+# %% ../nbs/00_config.ipynb #824d9df6
+def tune_malloc() -> bool:
+    "Keep freed blocks in the process (glibc's `mallopt`) so tensors do not fault pages in at every step; False where unsupported."
+    import ctypes
+    try: mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError): return False
+    M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
+    return bool(mallopt(M_MMAP_THRESHOLD, 32 << 20)) and bool(mallopt(M_TRIM_THRESHOLD, 256 << 20))

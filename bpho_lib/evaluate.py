@@ -39,7 +39,7 @@ def _roles(cfg: dict, rows: list) -> tuple[str, str]:
     if x not in rows[0] or y not in rows[0]: raise BphoError(f"the dataset has no {x!r}/{y!r} tiles (the model's input/target)")
     return x, y
 
-# %% ../nbs/13_evaluate.ipynb #955ba2d9
+# %% ../nbs/13_evaluate.ipynb #c5d92afb
 def evaluate(settings: Settings, model_dir, dataset: str, split: str = "valid", size: int | None = None,
              fg_threshold: float = 0.2, max_tune: int = 16, device=None, progress=None) -> dict:
     "Scores of the model in `model_dir` and of the baselines on `dataset`'s `split` tiles; the results-table row."
@@ -61,8 +61,8 @@ def evaluate(settings: Settings, model_dir, dataset: str, split: str = "valid", 
     tuned_on = "train" if pick("train") else split  # tuning on the evaluated split flatters the baseline: recorded
     sigma = tune_blur([(up(m, 3), t) for _, m, t in map(inputs, pick(tuned_on)[:max_tune])])
     out = {k: [] for k in ("model", "bilinear", "bicubic", "denoised")}
-    from bpho_lib.predict import _multiple
-    mult = _multiple(cfg["model"], scale)
+    from bpho_lib.predict import model_multiple
+    mult = model_multiple(cfg["model"])
     for r in pick(split):
         x, mid, t = inputs(r)
         bic = up(mid, 3)

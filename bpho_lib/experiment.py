@@ -16,14 +16,15 @@ from .store import fit_stages, load_model, model_name, save_model
 from .unet import ModelConfig
 
 # %% auto #0
-__all__ = ['smoke', 'train', 'plot_history', 'show_panel', 'evaluate_and_record', 'summary_line', 'parse_sets', 'run_notebook']
+__all__ = ['smoke', 'train', 'plot_history', 'show_panel', 'evaluate_and_record', 'summary_line', 'parse_sets', 'read_experiment',
+           'notebook_env', 'run_notebook']
 
 # %% ../nbs/14_experiment.ipynb #2da03c4a
 def smoke() -> bool:
     "True when the experiment should run its tiny configuration (BPHO_SMOKE=1)."
     return os.environ.get("BPHO_SMOKE", "").lower() in ("1", "true", "yes")
 
-# %% ../nbs/14_experiment.ipynb #4941d0cf
+# %% ../nbs/14_experiment.ipynb #2f2973fa
 def train(settings: Settings, experiment: str, dataset: str, cfg: ModelConfig, stages: list, loss: str = "mse",
           wd: float = 1e-3, seed: int = 0, roles=("lr", "hr"), notebook: str = "", log=print) -> tuple:
     "Train `cfg` on `dataset` through `stages`; save it to models/<experiment>/; return (model, history, config)."
@@ -44,9 +45,11 @@ def train(settings: Settings, experiment: str, dataset: str, cfg: ModelConfig, s
               "roles": {"x": roles[0], "y": roles[1]}, "normalisation": {"percentiles": info["params"].get("percentiles", [2, 99.8])},
               "schedule": stages, "loss": loss, "wd": wd, "seed": seed, "history": hist,
               "train_seconds": round(time.time() - t0, 1), "train_key": key}
-    save_model(out, model, config)
-    (out/"checkpoint.pth").unlink(missing_ok=True)  # complete: the model is in weights.pth
-    atomic_write_json(settings.results/experiment/"history.json", hist)
+    from bpho_lib.checkpoint import main_process
+    if main_process():  # in a data-parallel run, every rank holds the same model: rank 0 writes it
+        save_model(out, model, config)
+        (out/"checkpoint.pth").unlink(missing_ok=True)  # complete: the model is in weights.pth
+        atomic_write_json(settings.results/experiment/"history.json", hist)
     return model, hist, config
 
 # %% ../nbs/14_experiment.ipynb #becfded3
@@ -65,7 +68,7 @@ def plot_history(hist: list, path=None):
     if path: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=100)
     return fig
 
-# %% ../nbs/14_experiment.ipynb #2a6598bf
+# %% ../nbs/14_experiment.ipynb #c62d2806
 def show_panel(settings: Settings, model_dir, dataset: str, n: int = 3, split: str = "valid", path=None):
     "LR | bicubic | prediction | HR | error map for `n` tiles of the largest size of `dataset`'s `split`."
     import matplotlib.pyplot as plt
@@ -82,8 +85,8 @@ def show_panel(settings: Settings, model_dir, dataset: str, n: int = 3, split: s
         x = load_tile(folder/r[xr]); x = x if x.ndim == 3 else x[None]
         mid, hr = x[x.shape[0] // 2], load_tile(folder/r[yr])
         bic = upsample(mid, sc) if sc > 1 else mid
-        from bpho_lib.predict import _multiple
-        pred = predict_tiled(model, x, sc, tile=max(x.shape[-2:]), overlap=0, multiple=_multiple(cfg["model"], sc))
+        from bpho_lib.predict import model_multiple
+        pred = predict_tiled(model, x, sc, tile=max(x.shape[-2:]), overlap=0, multiple=model_multiple(cfg["model"]))
         for j, (img, t) in enumerate(((mid, "LR" if sc > 1 else "noisy"), (bic, "bicubic"), (pred, "prediction"), (hr, "HR" if sc > 1 else "clean"),
                                       (np.abs(pred - hr), "|prediction - HR|"))):
             axs[i, j].imshow(img, cmap="magma" if j < 4 else "viridis", vmin=0, vmax=1 if j < 4 else 0.5)
@@ -105,7 +108,7 @@ def summary_line(row: dict) -> str:
             f"denoised {row['denoised']['psnr']:.2f}), foreground {row['psnr_fg']:.2f} dB (denoised {row['denoised']['psnr_fg']:.2f}), "
             f"SSIM {row['ssim']:.3f}")
 
-# %% ../nbs/14_experiment.ipynb #8dbfce6d
+# %% ../nbs/14_experiment.ipynb #83fd7729
 def parse_sets(items) -> dict:
     "`name=value` strings to a dict (values as Python literals, else strings)."
     out = {}
@@ -149,25 +152,34 @@ def _echo(show: bool):
             print("\n".join(l.rsplit("\r", 1)[-1] for l in t.split("\n")), end="", flush=True)
     return post
 
-def run_notebook(nb_path, settings: Settings, smoke_mode: bool = False, sets: dict | None = None, verbose: bool = False) -> Path:
-    "Execute an experiment notebook headless; return the executed copy under results/<experiment>/."
-    from execnb.shell import CaptureShell, read_nb, write_nb
+def read_experiment(nb_path, sets: dict | None = None, by: str = "bpho experiment"):
+    "An experiment notebook, its parameters checked against `sets` and overridden in a cell injected after them."
+    from execnb.shell import read_nb
     from fastcore.nbio import mk_cell
     nb_path = Path(nb_path)
     if not nb_path.is_file() or nb_path.suffix != ".ipynb": raise BphoError(f"{nb_path}: no such notebook")
     nb = read_nb(nb_path)
     idx = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.source.lstrip().startswith("# parameters")), None)
     if idx is None: raise BphoError(f"{nb_path}: no parameters cell (a code cell starting with '# parameters')")
-    names = set()
-    for node in ast.parse(nb.cells[idx].source).body:
-        if isinstance(node, ast.Assign): names |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    names = {t.id for n in ast.parse(nb.cells[idx].source).body if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
     unknown = set(sets or {}) - names
     if unknown: raise BphoError(f"{nb_path}: unknown parameters {sorted(unknown)}; the notebook's: {sorted(names)}")
-    if sets: nb.cells.insert(idx + 1, mk_cell("# injected by bpho experiment\n" + "\n".join(f"{k} = {v!r}" for k, v in sets.items())))
+    if sets: nb.cells.insert(idx + 1, mk_cell(f"# injected by {by}\n" + "\n".join(f"{k} = {v!r}" for k, v in sets.items())))
+    return nb
+
+def notebook_env(settings: Settings, smoke_mode: bool):
+    "The environment an experiment notebook runs in: its data root, manifest and smoke mode."
+    return _env(BPHO_SMOKE="1" if smoke_mode else None, BPHO_ROOT=str(settings.root), BPHO_MANIFEST=str(settings.manifest))
+
+def run_notebook(nb_path, settings: Settings, smoke_mode: bool = False, sets: dict | None = None, verbose: bool = False) -> Path:
+    "Execute an experiment notebook headless; return the executed copy under results/<experiment>/."
+    from execnb.shell import CaptureShell, write_nb
+    nb_path = Path(nb_path)
+    nb = read_experiment(nb_path, sets)
     out = settings.results/nb_path.stem
     out.mkdir(parents=True, exist_ok=True)
     sh = CaptureShell(path=nb_path.parent.resolve())
-    with _env(BPHO_SMOKE="1" if smoke_mode else None, BPHO_ROOT=str(settings.root), BPHO_MANIFEST=str(settings.manifest)):
+    with notebook_env(settings, smoke_mode):
         try: sh.run_all(nb, exc_stop=True, preproc=_announce(nb, nb_path.stem, verbose), postproc=_echo(verbose))
         except Exception as e:
             write_nb(nb, out/f"{nb_path.stem}.failed.ipynb")

@@ -18,8 +18,8 @@ from .io import AXES, _czi_scene, _tiff_dims, image_info
 from .tiles import normalize, percentiles
 
 # %% auto #0
-__all__ = ['DTYPES', 'PlaneReader', 'predict_tiled', 'image_statistics', 'reflect', 'geometry', 'check_input', 'predict_file',
-           'output_planes', 'load_for_prediction', 'predict_files']
+__all__ = ['DTYPES', 'PlaneReader', 'predict_tiled', 'image_statistics', 'reflect', 'geometry', 'check_input', 'model_multiple',
+           'predict_file', 'output_planes', 'load_for_prediction', 'predict_files']
 
 # %% ../nbs/12_predict.ipynb #774a36e8
 class PlaneReader:
@@ -83,7 +83,7 @@ def _run(model, x: torch.Tensor, multiple: int, scale=None) -> torch.Tensor:
     s = Fraction(y.shape[-1], x.shape[-1]) if scale is None else Fraction(scale)
     return y[(...,) + tuple(slice(0, int(n * s)) for n in sp)]
 
-# %% ../nbs/12_predict.ipynb #2402e1fa
+# %% ../nbs/12_predict.ipynb #3663e812
 def predict_tiled(model, img: np.ndarray, scale, tile: int = 128, overlap: int = 16, batch: int = 8,
                   device=None, multiple: int = 8) -> np.ndarray:
     "Prediction (float32, `scale` times the size: an int, or a Fraction to shrink) of a normalised CYX or CZYX input, tiled and blended."
@@ -146,10 +146,18 @@ def _predict_tiled(model, img, scale: Fraction, tile, overlap, batch, device, mu
             xb = torch.from_numpy(np.stack([img[(slice(None),) + tuple(slice(o, o + t) for o, t in zip(b, tiles))] for b in part]))
             yb = _run(model, xb.float().to(device), multiple, scale).float().cpu().numpy()[:, 0]
             for b, p in zip(part, yb):
-                win = functools.reduce(np.multiply.outer, [_ramp(int(t * scale), o == 0, o + t >= n, fade) for o, t, n in zip(b, tiles, sp)])
+                win = _window(tuple((int(t * scale), o == 0, o + t >= n) for o, t, n in zip(b, tiles, sp)), fade)
                 sl = tuple(slice(int(o * scale), int((o + t) * scale)) for o, t in zip(b, tiles))
-                out[sl] += p * win; wsum[sl] += win
-    return out / np.maximum(wsum, 1e-8)
+                out[sl] += np.multiply(p, win, out=p); wsum[sl] += win
+    np.maximum(wsum, 1e-8, out=wsum)
+    return np.divide(out, wsum, out=out)
+
+@functools.lru_cache(maxsize=64)
+def _window(axes: tuple, fade: int) -> np.ndarray:
+    "Blending weights of a tile: the outer product of one ramp per axis, (size, at the low edge, at the high edge) each; at most 3^dims distinct, so cached."
+    w = functools.reduce(np.multiply.outer, [_ramp(n, lo, hi, fade) for n, lo, hi in axes]).astype(np.float32)
+    w.flags.writeable = False
+    return w
 
 # %% ../nbs/12_predict.ipynb #1be513f5
 def reflect(i: int, n: int) -> int:
@@ -171,7 +179,7 @@ def _plane_frames(reader: PlaneReader, c: int, z: int, n_in: int, pct):
         p = percentiles(get(t), *pct)  # one scale for the window, as the dataset had one per movie
         yield t, normalize(np.stack([get(reflect(t + k, T)) for k in range(-h, h + 1)]), p), p
 
-# %% ../nbs/12_predict.ipynb #ef7a3f61
+# %% ../nbs/12_predict.ipynb #cf17e54b
 DTYPES = ("float32", "uint16")
 
 def geometry(config: dict) -> dict:
@@ -180,7 +188,7 @@ def geometry(config: dict) -> dict:
         g = config["generator"]
         return {"scale": Fraction(g["scale"]), "n_in": 1, "multiple": g["multiple"], "dims": g["dims"]}
     mc = config["model"]; sc = mc.get("scale", 4)
-    return {"scale": Fraction(sc), "n_in": mc.get("n_in", 1), "multiple": _multiple(mc, sc), "dims": 2}
+    return {"scale": Fraction(sc), "n_in": mc.get("n_in", 1), "multiple": model_multiple(mc), "dims": 2}
 
 def check_input(config: dict, src) -> None:
     "Refuse, before any work, an input the model cannot take (unreadable, several scenes, too few frames, 2D vs 3D, sizes)."
@@ -197,10 +205,10 @@ def check_input(config: dict, src) -> None:
         if any(n % d for n in sizes):
             raise BphoError(f"{src}: the model shrinks {d}x, so the image's sizes must be multiples of {d}; found {'x'.join(map(str, sizes))}")
 
-def _multiple(mc: dict, scale: int) -> int:
-    "LR pixels the input must be a multiple of, for the network's downsampling at HR."
-    m = 16 if mc.get("arch") == "plain" else 32
-    return m // math.gcd(m, scale)
+def model_multiple(mc: dict) -> int:
+    "LR pixels the input of a UNet (the `model` of its config.json) must be a multiple of, for the network's poolings."
+    from bpho_lib.unet import ModelConfig
+    return ModelConfig.from_dict(mc, "config.json: model").lr_multiple()
 
 def predict_file(model, config: dict, src, dest, dtype: str = "float32", overwrite: bool = False, tile: int = 128,
                  overlap: int = 16, batch: int = 8, device=None, progress=None) -> Path:

@@ -13,20 +13,24 @@ import torch.nn.functional as F
 from .config import BphoError
 
 # %% auto #0
-__all__ = ['ARCHS', 'LOSSES', 'ModelConfig', 'PlainUNet', 'Restorer', 'build_model', 'ssim_map', 'ssim', 'psnr', 'ssim_l1_loss',
-           'get_loss', 'amp_dtype', 'restoration_learner']
+__all__ = ['ARCHS', 'UPSAMPLING', 'LOSSES', 'ModelConfig', 'PlainUNet', 'icnr_', 'Restorer', 'build_model', 'ssim_map', 'ssim',
+           'psnr', 'ssim_l1_loss', 'get_loss', 'amp_dtype', 'restoration_learner']
 
-# %% ../nbs/09_unet.ipynb #7b4075f4
+# %% ../nbs/09_unet.ipynb #a3f843a9
 ARCHS = ("resnet18", "resnet34", "resnet50", "plain")
+UPSAMPLING = ("input", "output")
 
 @dataclass
 class ModelConfig:
     "Architecture of a restoration network (saved with its weights)."
-    arch: str = "resnet34"           # DynamicUnet encoder, or "plain": a 4-level UNet (lighter, faster on CPU)
+    arch: str = "resnet34"           # DynamicUnet encoder, or "plain": a CARE-like UNet (lighter, faster on CPU)
     n_in: int = 1                    # input channels: frames of a multi-frame input
     n_out: int = 1
     scale: int = 4                   # LR -> HR upsampling done inside the model (bilinear), 1 for denoising
     base: int = 32                   # plain UNet: channels of the first level
+    levels: int = 4                  # plain UNet: poolings; each halves the grid and doubles the channels
+    upsample: str = "input"          # "input": bilinear to the HR grid, then the UNet (PSSR); "output": the plain UNet works
+                                     # on the LR grid and a pixel shuffle makes the HR grid (scale² fewer pixels to process)
     self_attention: bool = False     # DynamicUnet: self-attention in the decoder (PSSR)
     blur: bool = False               # DynamicUnet: blur after pixel shuffle, against checkerboard artefacts (PSSR)
     residual: bool = True            # predict the correction to the upsampled (middle) input frame
@@ -38,9 +42,18 @@ class ModelConfig:
         if set(d) - known: raise BphoError(f"{where}: unknown keys {sorted(set(d) - known)}; known: {sorted(known)}")
         c = cls(**d)
         if c.arch not in ARCHS: raise BphoError(f"{where}: arch must be one of {ARCHS}, found {c.arch!r}")
+        if c.upsample not in UPSAMPLING: raise BphoError(f"{where}: upsample must be one of {UPSAMPLING}, found {c.upsample!r}")
+        if c.upsample == "output" and c.arch != "plain":
+            raise BphoError(f"{where}: upsample='output' needs arch 'plain' (a ResNet encoder would shrink the LR grid {2**5}x); found {c.arch!r}")
+        if not 1 <= c.levels <= 6: raise BphoError(f"{where}: levels must be 1 to 6, found {c.levels}")
         return c
 
-# %% ../nbs/09_unet.ipynb #3747bb33
+    def lr_multiple(self) -> int:
+        "LR pixels an input's sides must be a multiple of, for the UNet's poolings (on the HR grid unless upsample='output')."
+        m = 2 ** self.levels if self.arch == "plain" else 32
+        return m if self.upsample == "output" else m // math.gcd(m, self.scale)
+
+# %% ../nbs/09_unet.ipynb #d4bccb01
 def _block(ni, nf):
     return nn.Sequential(nn.Conv2d(ni, nf, 3, padding=1), nn.BatchNorm2d(nf), nn.ReLU(inplace=True),
                          nn.Conv2d(nf, nf, 3, padding=1), nn.BatchNorm2d(nf), nn.ReLU(inplace=True))
@@ -62,18 +75,25 @@ class PlainUNet(nn.Module):
         for u, d, s in zip(self.up, self.dec, reversed(skips)): x = d(torch.cat([u(x), s], 1))
         return self.out(x)
 
-class Restorer(nn.Module):
-    "Upsample the LR (bilinear, PSSR) to the HR grid, then a UNet; optionally add its output to the upsampled middle frame."
-    def __init__(self, core: nn.Module, scale: int, residual: bool, n_in: int):
-        super().__init__()
-        self.core, self.scale, self.residual, self.mid = core, scale, residual, n_in // 2
-    def forward(self, x):
-        if self.scale != 1: x = F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
-        y = self.core(x)
-        y = y.as_subclass(torch.Tensor) if type(y) is not torch.Tensor else y
-        return y + x[:, self.mid:self.mid + 1] if self.residual else y
+def icnr_(conv: nn.Conv2d, scale: int):
+    "ICNR initialisation (Aitken et al. 2017): the sub-pixel outputs of each channel start equal, so a pixel shuffle starts without checkerboards."
+    n = conv.out_channels // scale ** 2
+    with torch.no_grad():
+        conv.weight.copy_(conv.weight[:n].repeat_interleave(scale ** 2, 0))
+        if conv.bias is not None: conv.bias.zero_()
 
-# %% ../nbs/09_unet.ipynb #b8a12a05
+class Restorer(nn.Module):
+    "Upsample the LR (bilinear, PSSR) to the HR grid, then a UNet; or a UNet on the LR grid then a pixel shuffle (`late`). Optionally residual to the upsampled middle frame."
+    def __init__(self, core: nn.Module, scale: int, residual: bool, n_in: int, late: bool = False):
+        super().__init__()
+        self.core, self.scale, self.residual, self.mid, self.late = core, scale, residual, n_in // 2, late
+    def forward(self, x):
+        up = F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False) if self.scale != 1 else x
+        y = F.pixel_shuffle(self.core(x), self.scale) if self.late else self.core(up)
+        y = y.as_subclass(torch.Tensor) if type(y) is not torch.Tensor else y
+        return y + up[:, self.mid:self.mid + 1] if self.residual else y
+
+# %% ../nbs/09_unet.ipynb #2a33b9eb
 def _resnet_body(cfg: ModelConfig) -> nn.Module:
     "A ResNet encoder, not pretrained unless a local weights file is given."
     import torchvision
@@ -88,11 +108,14 @@ def _resnet_body(cfg: ModelConfig) -> nn.Module:
 
 def build_model(cfg: ModelConfig) -> nn.Module:
     "The network a `ModelConfig` describes, freshly initialised."
-    if cfg.arch == "plain": core = PlainUNet(cfg.n_in, cfg.n_out, cfg.base)
+    late = cfg.upsample == "output"
+    if cfg.arch == "plain":
+        core = PlainUNet(cfg.n_in, cfg.n_out * (cfg.scale ** 2 if late else 1), cfg.base, cfg.levels)
+        if late: icnr_(core.out, cfg.scale)
     else:
         from fastai.vision.models.unet import DynamicUnet
         core = DynamicUnet(_resnet_body(cfg), cfg.n_out, (64, 64), blur=cfg.blur, self_attention=cfg.self_attention)
-    return Restorer(core, cfg.scale, cfg.residual, cfg.n_in)
+    return Restorer(core, cfg.scale, cfg.residual, cfg.n_in, late)
 
 # %% ../nbs/09_unet.ipynb #68487c0d
 def _gauss_window(size=11, sigma=1.5, device=None):
