@@ -42,7 +42,7 @@ demo: $(STAMP)  ## the main job on the sample data, under ./demo: sources, datas
 	$(BIN)/bpho --root $(DEMO_ROOT) results
 	@echo "== demo done: sources, datasets, experiments 101, 102, 201 and 106 (smoke), a predicted movie in $(DEMO_ROOT)/predictions/, results in $(DEMO_ROOT)/results/README.md =="
 
-bench: $(STAMP)  ## benchmarks written to BENCHMARKS.md: dataset builds, training step, prediction, CARE peer (~20 min on 2 cores)
+bench: $(STAMP)  ## benchmarks written to BENCHMARKS.md: dataset builds, training step, prediction, CARE peer (~15 min on 2 cores)
 	@W=$$(mktemp -d -t bpho-bench-XXXXXX); trap 'rm -rf "$$W"' EXIT; set -e; \
 	$(BIN)/python bench/common.py --header --out BENCHMARKS.md; \
 	time $(BIN)/python bench/datasets.py --repeats 2 --out BENCHMARKS.md; \

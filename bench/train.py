@@ -74,7 +74,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--archs", default="smoke,resnet34", help="comma-separated: smoke (101's smoke network), resnet34 (101 full), "
                     "plain (a plain UNet on the HR grid)")
-    ap.add_argument("--batches", default="smoke=40,resnet34=6,plain=10", help="batches timed per run, per arch")
+    ap.add_argument("--batches", default="smoke=30,resnet34=6,plain=10", help="batches timed per run, per arch (at most an epoch: 30 of batch 8)")
     ap.add_argument("--bs", type=int, default=8); ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--work", default=None, help="folder shared by the bench scripts (sample pairs, paired_001)")
     ap.add_argument("--out", default=None); a = ap.parse_args()
@@ -95,14 +95,14 @@ def main():
             torch.manual_seed(0); init = build_model(cfg).state_dict()
             init = {k: v.clone() for k, v in init.items()}
             bpho_run(folder, cfg, init, 2, a.bs, a.size, 0); bare_run(folder, cfg, init, 2, a.bs, a.size, 0)  # warm-up, not timed
-            r = {"bpho": [], "bare": [], "bpho_cpu": [], "bare_cpu": [], "fixed": []}
+            r = {"bpho": [], "bare": [], "bpho_cpu": [], "bare_cpu": [], "fixed": [], "batches": set()}
             for i in range(a.repeats):
                 for kind in (("bpho", "bare") if i % 2 == 0 else ("bare", "bpho")):  # interleaved, order alternating
                     if kind == "bpho":
                         ts, fixed = bpho_run(folder, cfg, init, n, a.bs, a.size, i); r["fixed"].append(fixed)
                     else: ts = bare_run(folder, cfg, init, n, a.bs, a.size, i)
                     wall, cpu = rates(ts, a.bs)
-                    r[kind].append(wall); r[kind + "_cpu"].append(cpu)
+                    r[kind].append(wall); r[kind + "_cpu"].append(cpu); r["batches"].add(len(ts) - 1)
                     print(f"{arch} {kind}: {len(ts) - 1} batches, {wall:.2f} samples/s, {cpu:.2f} samples per CPU-second", flush=True)
             ratio = [b / p for b, p in zip(r["bpho"], r["bare"])]
             r["ratio_cpu"] = [b / p for b, p in zip(r["bpho_cpu"], r["bare_cpu"])]
@@ -124,7 +124,7 @@ def main():
              "| model | batches per run | bpho samples/s | bare PyTorch samples/s | bpho / bare | bpho samples per CPU-s | bare samples per CPU-s | bpho / bare (CPU) | bpho's fixed cost per `fit` call (s) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for arch, cfg, n, r, ratio in rows:
-        lines.append(f"| {names[arch]} | {n} | {stats(r['bpho'])} | {stats(r['bare'])} | **{stats(ratio, '{:.3f}')}** | "
+        lines.append(f"| {names[arch]} | {', '.join(map(str, sorted(r['batches'])))} | {stats(r['bpho'])} | {stats(r['bare'])} | **{stats(ratio, '{:.3f}')}** | "
                      f"{stats(r['bpho_cpu'])} | {stats(r['bare_cpu'])} | {stats(r['ratio_cpu'], '{:.3f}')} | {stats(r['fixed'])} |")
     lines += ["", "Rates come from the median batch of each run (end of one batch to the end of the next: loading, augmentation, "
               "forward, backward, optimiser step and every callback), which resists the spikes of a shared machine; per CPU-second "
