@@ -53,13 +53,13 @@ class ModelConfig:
         m = 2 ** self.levels if self.arch == "plain" else 32
         return m if self.upsample == "output" else m // math.gcd(m, self.scale)
 
-# %% ../nbs/09_unet.ipynb #d4bccb01
+# %% ../nbs/09_unet.ipynb #84da0516
 def _block(ni, nf):
     return nn.Sequential(nn.Conv2d(ni, nf, 3, padding=1), nn.BatchNorm2d(nf), nn.ReLU(inplace=True),
                          nn.Conv2d(nf, nf, 3, padding=1), nn.BatchNorm2d(nf), nn.ReLU(inplace=True))
 
 class PlainUNet(nn.Module):
-    "A 4-level UNet (CARE-like): two 3x3 convolutions per level, max-pooling down, transposed convolutions up."
+    "A CARE-like UNet of `levels` poolings: two 3x3 convolutions per level, max-pooling down, transposed convolutions up."
     def __init__(self, n_in=1, n_out=1, base=32, levels=4):
         super().__init__()
         ch = [base * 2 ** i for i in range(levels)]

@@ -28,8 +28,9 @@ def test_notebook_runs_in_smoke_mode(experiments, nb):
     m, r = d/"data/models"/nb, d/"data/results"/nb
     cfg = json.loads((m/"config.json").read_text())
     assert (m/"weights.pth").is_file() and not (m/"checkpoint.pth").exists()
-    assert cfg["experiment"] == nb and cfg["dataset"]["name"] == NOTEBOOKS[nb][0] and cfg["model"]["arch"] == "plain"
-    assert cfg["name"].startswith("plainunet__" + NOTEBOOKS[nb][0] + "__mse__")
+    assert cfg["experiment"] == nb and cfg["dataset"]["name"] == NOTEBOOKS[nb][0]
+    assert (cfg["model"]["arch"], cfg["model"]["upsample"], cfg["loss"]) == ("plain", "output", "l1")  # SMOKE_MODEL, SMOKE_LOSS
+    assert cfg["name"].startswith("plainunet__" + NOTEBOOKS[nb][0] + "__l1__")
     for f in (f"{nb}.ipynb", "metrics.json", "curves.png", "panel.png", "history.json"): assert (r/f).is_file(), f
     rows = json.loads((r/"metrics.json").read_text())["evaluations"]
     assert all(np.isfinite(row["psnr"]) for row in rows)
