@@ -50,11 +50,12 @@ def capped(cmd, limit: int, cwd=None) -> dict:
     cg, why = _memory_cgroup()
     if cg is None: return {"why": why}
     v1 = (cg/"memory.limit_in_bytes").exists()
+    limit_file, peak_file = (cg/"memory.limit_in_bytes", cg/"memory.max_usage_in_bytes") if v1 else (cg/"memory.max", cg/"memory.peak")
     try:
-        (cg/("memory.limit_in_bytes" if v1 else "memory.max")).write_text(str(limit))
+        limit_file.write_text(str(limit))
         join = lambda: (cg/"cgroup.procs").write_text(str(os.getpid()))
-        secs, rss, code, _, stderr = _probed(cmd, cwd, preexec_fn=join)
-        peak = int((cg/("memory.max_usage_in_bytes" if v1 else "memory.peak")).read_text()) if (cg/("memory.max_usage_in_bytes" if v1 else "memory.peak")).exists() else None
+        secs, rss, code, _, stderr = _probed(cmd, cwd, preexec_fn=join)  # rss is 0 when the cap killed the probe itself
+        peak = int(peak_file.read_text()) if peak_file.exists() else None  # the cgroup's high-water mark, page cache included
         return {"seconds": secs, "rss_mib": rss, "returncode": code, "cgroup_peak": peak, "stderr": stderr[-2000:]}
     finally:
         try: cg.rmdir()

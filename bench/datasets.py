@@ -6,22 +6,11 @@ imported, and the largest single source image: streaming means peak RSS does not
 
     python bench/datasets.py [--repeats 3] [--out BENCHMARKS.md]
 """
-import argparse, datetime, json, os, platform, re, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, datetime, os, platform, re, shutil, subprocess, sys, tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, PY, measured, write_section
-
-def project(tmp: Path, n_pairs: int | None = None) -> Path:
-    "A throwaway project with the repository's manifest (optionally more sample pairs) and its own data root."
-    text = (REPO/"datasources.toml").read_text()
-    if n_pairs: text = re.sub(r'(generator = "pairs_mito", seed = 1, n = )\d+', rf"\g<1>{n_pairs}", text)
-    tmp.mkdir(parents=True)
-    (tmp/"datasources.toml").write_text(text); (tmp/"settings.ini").write_text("[bpho]\nroot = data\n")
-    if not n_pairs: shutil.copy(REPO/"datasources.lock.json", tmp)
-    return tmp
-
-def stats(v): return f"{min(v):.1f} / {statistics.median(v):.1f} / {max(v):.1f}"
+from common import BIN, REPO, PY, make_project, measured, stats, write_section
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -31,8 +20,8 @@ def main():
     tmp = Path(tempfile.mkdtemp(prefix="bpho-bench-"))
     rows, notes = [], []
     try:
-        proj = project(tmp/"p")
-        subprocess.run([Path(PY).parent/"bpho", "sample", "sample_pairs_mito"], cwd=proj, check=True, capture_output=True)
+        proj = make_project(tmp/"p")
+        subprocess.run([BIN/"bpho", "sample", "sample_pairs_mito"], cwd=proj, check=True, capture_output=True)
         # everything a build imports (lazily too), and nothing else
         base = ("import bpho_lib.datasets, bpho_lib.tiles, bpho_lib.crappify, czifile, imagecodecs, skimage.registration, "
                 "skimage.transform, skimage.filters, scipy.fft, tqdm.auto, concurrent.futures")
@@ -44,13 +33,13 @@ def main():
                     s, r, out = measured([PY, REPO/"scripts/dataset"/f"{name}.py", "--source", "sample_pairs_mito", "--workers", w, "--force"], proj)
                     n = int(re.search(r": (\d+) tiles", out).group(1))
                     secs.append(s); rss.append(r); tps.append(n / s)
-                rows.append((name, w, n, stats(secs), stats(tps), stats(rss)))
+                rows.append((name, w, n, stats(secs, "{:.1f}"), stats(tps, "{:.1f}"), stats(rss, "{:.1f}")))
                 print(rows[-1], flush=True)
         # streaming: the same build over 4x more fields of view must not need more memory
         stream = []
         for n_fov in (6, 24):
-            p = project(tmp/f"s{n_fov}", n_fov)
-            subprocess.run([Path(PY).parent/"bpho", "sample", "sample_pairs_mito"], cwd=p, check=True, capture_output=True)
+            p = make_project(tmp/f"s{n_fov}", n_fov)
+            subprocess.run([BIN/"bpho", "sample", "sample_pairs_mito"], cwd=p, check=True, capture_output=True)
             s, r, out = measured([PY, REPO/"scripts/dataset/paired_001.py", "--source", "sample_pairs_mito", "--workers", 1], p)
             stream.append((n_fov, s, r)); print(stream[-1], flush=True)
     finally:

@@ -120,16 +120,18 @@ def main():
                   f"peak above, rounded up; exceeding it kills the process) on {F} frames of {side}x{side} LR, whose float32 output is "
                   f"{F * frame / 2**20:.0f} MiB, {F * frame / cap:.2f}x the cap. It finished in {big['seconds']:.0f} s "
                   f"({F * frame / 4e6 / big['seconds']:.2f} MPix/s; the bare passes above, scaled to {F} frames, {mref / T * F:.0f} s: ratio "
-                  f"{mref / T * F / big['seconds']:.3f}) with a peak RSS of {big['rss_mib']:.0f} MiB (the cgroup's own high-water mark, "
-                  f"page cache of the file being written included: {big['cgroup_peak'] / 2**20:.0f} MiB) and wrote a "
+                  f"{mref / T * F / big['seconds']:.3f}) with a peak RSS of {big['rss_mib']:.0f} MiB"
+                  + (f" (the cgroup's own high-water mark, page cache of the file being written included: {big['cgroup_peak'] / 2**20:.0f} MiB)"
+                     if big["cgroup_peak"] is not None else "") + f" and wrote a "
                   f"{big['size'] / 2**20:.0f} MiB OME-TIFF of shape {big['shape']} (last frame read back, standard deviation "
                   f"{big['last']:.3f}). Frames are read, predicted and written one at a time, so a movie larger than RAM needs no more "
                   f"memory than a short one.", ""]
     elif "why" in big:
         lines += [f"Movie larger than the memory allowed: not measured here, {big['why']}.", ""]
     else:
+        peak = f"{big['cgroup_peak'] / 2**20:.0f} MiB" if big["cgroup_peak"] is not None else "unknown"
         lines += [f"Movie larger than the memory allowed: **failed** under a cap of {cap / 2**20:.0f} MiB (return code {big['returncode']}, "
-                  f"peak {big['rss_mib']:.0f} MiB): {big['stderr'][-300:]}", ""]
+                  f"cgroup peak {peak}): {big['stderr'][-300:]}", ""]
     text = "\n".join(lines)
     print(text)
     if a.out: write_section(a.out, text, TITLE)
