@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_ROOT ?= demo
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-slow check-sync export lock clean-demo bench bench-gpu
+.PHONY: help venv demo test test-profiles test-slow check-sync export lock clean-demo bench bench-gpu
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -60,6 +60,9 @@ test: $(STAMP)  ## the whole suite: library/notebook sync, pytest, nbdev-test
 	echo "(temporary files of the tests under $$T, removed at the end)"; \
 	TMPDIR="$$T" $(BIN)/pytest -q; \
 	TMPDIR="$$T" $(BIN)/nbdev-test --skip-file-re '^[12][0-9][0-9]_'
+
+test-profiles: $(STAMP)  ## sample source -> dataset -> smoke experiment under this CPU's kernels and the baseline ones, compared (~12 min on 2 cores)
+	$(BIN)/python scripts/check_profiles.py
 
 test-slow: $(STAMP)  ## also the notebook cells flagged slow
 	@T=$$(mktemp -d -t bpho-test-XXXXXX); trap 'rm -rf "$$T"' EXIT; \

@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_checkpoint.ipynb #e5e71bd9
 from __future__ import annotations
-import os
+import os, sys, time
 from pathlib import Path
 from fastai.callback.core import Callback
 from .store import _atomic_torch_save, _plain
@@ -12,6 +12,15 @@ from .store import _atomic_torch_save, _plain
 def main_process() -> bool:
     "True on rank 0 of a data-parallel run (torchrun's `RANK`) or a process running alone: the one that writes files."
     return int(os.environ.get("RANK", 0)) == 0
+
+def live_log():
+    "Where a headless run prints one line per epoch: the process's own stdout when `BPHO_LIVE_LOG=1`, else None."
+    return sys.__stdout__ if os.environ.get("BPHO_LIVE_LOG") == "1" and main_process() else None
+
+def epoch_line(entry: dict, n_epochs: int, seconds: float) -> str:
+    "One epoch of a history as a line: stage, epoch, losses and metrics, time."
+    vals = "  ".join(f"{k} {v:.4g}" for k, v in entry.items() if k not in ("stage", "epoch"))
+    return f"  stage {entry['stage'] + 1}, epoch {entry['epoch'] + 1}/{n_epochs}: {vals}  ({seconds:.1f} s)"
 
 class EpochCheckpoint(Callback):
     "Save weights, optimiser state and history after each epoch (atomically; in a data-parallel run, rank 0 only)."
@@ -25,10 +34,15 @@ class EpochCheckpoint(Callback):
     def state(self) -> dict:
         "What resuming needs besides the history: weights and optimiser state."
         return {"model": self.learn.model.state_dict(), "opt": _plain(self.learn.opt.state_dict())}
+    def before_epoch(self): self.t0 = time.time()
     def after_epoch(self):
         if self.epoch < self.start: return  # an epoch skipped on resume
         self.hist.append(self.entry())
-        if main_process(): _atomic_torch_save({"key": self.key, "stage": self.stage, "epoch": self.epoch + 1, "history": self.hist, **self.state()}, self.path)
+        if main_process():
+            state = {"key": self.key, "stage": self.stage, "epoch": self.epoch + 1, "history": self.hist, **self.state()}
+            _atomic_torch_save(state, self.path)
+        out = live_log()  # a notebook run headless shows no progress bar: one line per epoch instead
+        if out is not None: print(epoch_line(self.hist[-1], self.n_epoch, time.time() - self.t0), file=out, flush=True)
 
 # %% auto #0
-__all__ = ['main_process', 'EpochCheckpoint']
+__all__ = ['main_process', 'live_log', 'epoch_line', 'EpochCheckpoint']

@@ -32,8 +32,9 @@ def cmd_list(a) -> int:
     s = _settings(a); sources, lock = ds.load_manifest(s), ds.load_lock(s)
     rows = []
     for name, src in sources.items():
-        present, entry = src.path.is_dir(), lock.get(name)
-        state = ("frozen" if entry else "not frozen") if present else "not present here"
+        present, entry = src.path.is_dir(), ds.frozen_entry(s, name, lock)
+        here = " here" if src.sample is not None else ""  # a simulated source's bytes are frozen per machine
+        state = (f"frozen{here}" if entry else f"not frozen{here}") if present else "not present here"
         files = entry["files"] if entry else {}
         rows.append({"name": name, "kind": src.kind, "state": state, "path": str(src.path), "files": len(files),
                      "bytes": sum(f["size"] for f in files.values()), "description": src.description})
@@ -66,8 +67,13 @@ def cmd_verify(a) -> int:
     return 1 if bad else 0
 
 def cmd_freeze(a) -> int:
-    "Record a source's files in the lock."
+    "Record a source's files in the lock (a sample source: check it against its recipe, then freeze it here)."
     s = _settings(a); src = ds.get_source(s, a.name)
+    if src.sample is not None:
+        from bpho_lib.sample import make_sample
+        if not src.path.is_dir(): raise BphoError(f"{src.path}: source {a.name!r} is not present here, nothing to freeze")
+        print(f"{a.name}: {make_sample(s, a.name)} ({ds.frozen_entry(s, a.name)['digest'][:16]}…)")
+        return 0
     with _progress(f"hashing {a.name}", len(ds.scan_files(src.path)) if src.path.is_dir() else None) as bar:
         e = ds.freeze(s, a.name, progress=lambda f: bar.update())
     print(f"{a.name}: frozen, {len(e['files'])} files, {_size(sum(f['size'] for f in e['files'].values()))}, "

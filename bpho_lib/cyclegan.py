@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fastai.callback.core import Callback
 from .config import BphoError, Settings, atomic_write_json, provenance
+from .datasources import require, source_record
 from .checkpoint import EpochCheckpoint
 from .store import _atomic_torch_save, _key, _plain
 
@@ -266,7 +267,6 @@ def _norm(a: np.ndarray, pct) -> np.ndarray:
 def domain_images(settings: Settings, source: str, role: str | None = None, frame_step: int = 1, limit: int | None = None,
                   pct=(2, 99.8)) -> tuple[list, dict]:
     "Normalised single-channel images (YX) or volumes (ZYX) of a source, and their pixel size in µm."
-    from bpho_lib.datasources import require
     from bpho_lib.datasets import images_in
     from bpho_lib.io import read_image
     src = require(settings, source)
@@ -429,12 +429,11 @@ def train_cyclegan(settings: Settings, experiment: str, a: dict, b: dict, cfg: C
                    decay: int, n_train: int = 200, n_valid: int = 16, lr: float = 2e-4, beta1: float = 0.5, seed: int = 0,
                    notebook: str = "", log=print) -> tuple[CycleGAN, list, dict]:
     "Train a CycleGAN between domain `a` and `b` ({'source': name, plus domain_images' options}); save it to models/<experiment>/."
-    from bpho_lib.datasources import load_lock
     from bpho_lib.store import model_name
-    imgs, doms, lock = {}, {}, load_lock(settings)
+    imgs, doms = {}, {}
     for k, d in (("A", a), ("B", b)):
         imgs[k], px = domain_images(settings, **d)
-        doms[k] = {**d, "digest": lock[d["source"]]["digest"], "pixel_size_um": px, "n_images": len(imgs[k])}
+        doms[k] = {**d, "digest": source_record(settings, d["source"])["digest"], "pixel_size_um": px, "n_images": len(imgs[k])}
     f = domain_factor(doms["A"]["pixel_size_um"], doms["B"]["pixel_size_um"], f"domains {a['source']} (A) and {b['source']} (B)")
     if f != cfg.factor: raise BphoError(f"domain B's pixels are {f}x domain A's, the configuration's factor is {cfg.factor}: set factor={f}")
     out = settings.models/experiment

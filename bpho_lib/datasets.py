@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 from .config import BphoError, Settings, atomic_dir, atomic_write_json, atomic_write_text, provenance, publish_mode
-from .datasources import Source, require, scan_files
+from .datasources import Source, require, scan_files, source_record
 from .io import IMAGE_SUFFIXES, image_info, read_image
 from .tiles import (align_hr, check_image, foreground, normalize, percentiles, register_pair, residual_shift,
                             sample_positions, split_files, upsample)
@@ -334,13 +334,12 @@ def _write_table(path: Path, rows: list):
 def build_dataset(settings: Settings, name: str, builder: str, source: str, params: dict, script=None, workers: int = 1,
                   force: bool = False, dry_run: bool = False, log=print) -> dict:
     "Build dataset `name` from `source` with `builder` and `params`; returns its dataset.json record."
-    from bpho_lib.datasources import load_lock
     from tqdm.auto import tqdm
     if builder not in BUILDERS: raise BphoError(f"unknown builder {builder!r}; known: {', '.join(BUILDERS)}")
     src = require(settings, source)
     scale = 1 if builder == "denoise" else params.get("scale") or (int(round(src.scale)) if src.scale else 4)
     params = {**params, "scale": scale}
-    digests = {source: {"digest": load_lock(settings)[source]["digest"], "kind": src.kind}}
+    digests = {source: source_record(settings, source)}
     extra = {}
     if builder == "cyclegan_synth":
         params, gdir = resolve_generator(settings, params); extra["generator_dir"] = str(gdir)

@@ -11,7 +11,8 @@ from .config import BphoError, Settings, atomic_write_json, atomic_write_text, s
 
 # %% auto #0
 __all__ = ['KINDS', 'REQUIRED', 'OPTIONAL', 'NAME_RE', 'Source', 'load_manifest', 'get_source', 'scan_files', 'source_digest',
-           'load_lock', 'freeze', 'VerifyReport', 'verify', 'require', 'add']
+           'json_digest', 'load_lock', 'load_frozen_here', 'frozen_entry', 'source_record', 'freeze', 'VerifyReport',
+           'verify', 'require', 'add']
 
 # %% ../nbs/02_datasources.ipynb #992ddbdf
 KINDS = {
@@ -147,25 +148,72 @@ def source_digest(files: dict) -> str:
     listing = "".join(f"{k}\t{v['size']}\t{v['sha256']}\n" for k, v in sorted(files.items()))
     return hashlib.sha256(listing.encode()).hexdigest()
 
-def load_lock(settings: Settings) -> dict:
-    "The lock's sources: {name: {kind, digest, frozen, files: {rel: {size, sha256}}}}."
-    p = settings.lock
+def json_digest(obj) -> str:
+    "sha256 of the canonical JSON of `obj`: the digest of a simulated source's recipe and fingerprint."
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+def _hashed_files_ok(e) -> bool:
+    files = e.get("files") if isinstance(e, dict) else None
+    return isinstance(files, dict) and all(isinstance(f, dict) and isinstance(f.get("size"), int)
+                                           and isinstance(f.get("sha256"), str) for f in files.values())
+
+def _check_entry(p: Path, name: str, e) -> None:
+    "Refuse a lock entry that is malformed or does not match its own digest."
+    simulated = isinstance(e, dict) and isinstance(e.get("simulated"), dict)
+    if simulated:
+        ok = isinstance(e["simulated"].get("recipe"), dict) and isinstance(e["simulated"].get("files"), dict)
+        if not ok: raise BphoError(f"{p}: entry {name!r} is malformed (expected a simulated recipe and files)")
+        digest = json_digest(e["simulated"])
+    else:
+        if not _hashed_files_ok(e): raise BphoError(f"{p}: entry {name!r} is malformed (expected files with size and sha256)")
+        digest = source_digest(e["files"])
+    if e.get("digest") != digest:
+        raise BphoError(f"{p}: entry {name!r} does not match its own digest: the lock was edited by hand or badly merged")
+
+def _read_lock_file(p: Path, versions: tuple) -> dict:
+    "The sources of a lock file (committed or this machine's), every entry checked; {} if there is none."
     if not p.exists(): return {}
     try: doc = json.loads(p.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise BphoError(f"{p}: malformed lock file ({e})") from None
-    if not isinstance(doc, dict) or doc.get("version") != 1 or not isinstance(doc.get("sources"), dict):
-        raise BphoError(f"{p}: expected a bpho lock (version 1, sources), found keys {list(doc)[:5] if isinstance(doc, dict) else type(doc).__name__}")
-    for name, e in doc["sources"].items():
-        ok = isinstance(e, dict) and isinstance(e.get("files"), dict) and all(
-            isinstance(f, dict) and isinstance(f.get("size"), int) and isinstance(f.get("sha256"), str) for f in e["files"].values())
-        if not ok: raise BphoError(f"{p}: entry {name!r} is malformed (expected files with size and sha256)")
-        if e.get("digest") != source_digest(e["files"]):
-            raise BphoError(f"{p}: entry {name!r} does not match its own digest: the lock was edited by hand or badly merged")
+    if not isinstance(doc, dict) or doc.get("version") not in versions or not isinstance(doc.get("sources"), dict):
+        found = list(doc)[:5] if isinstance(doc, dict) else type(doc).__name__
+        raise BphoError(f"{p}: expected a bpho lock (version {' or '.join(map(str, versions))}, sources), found {found}")
+    for name, e in doc["sources"].items(): _check_entry(p, name, e)
     return doc["sources"]
 
+def load_lock(settings: Settings) -> dict:
+    "The committed lock's sources: {name: {kind, digest, frozen, files: {rel: {size, sha256}}}}, or {name: {kind, digest, simulated}}."
+    return _read_lock_file(settings.lock, (1, 2))
+
 def _save_lock(settings: Settings, sources: dict):
-    atomic_write_json(settings.lock, {"version": 1, "note": "Written by `bpho datasources freeze`; never edit by hand.",
-                                      "sources": sources})
+    atomic_write_json(settings.lock, {"version": 2, "note": "Written by `bpho datasources freeze` and `bpho sample`; "
+                                      "never edit by hand.", "sources": sources})
+
+def _here_path(settings: Settings) -> Path: return settings.cache/"frozen-here.json"
+
+def load_frozen_here(settings: Settings) -> dict:
+    "What this machine froze of its simulated sources: {name: {kind, digest, files, frozen, recipe_digest}}."
+    return _read_lock_file(_here_path(settings), (1,))
+
+def _save_frozen_here(settings: Settings, sources: dict):
+    atomic_write_json(_here_path(settings), {"version": 1, "note": "The bytes this machine simulated for the sample "
+                                            "sources of datasources.lock.json; written by `bpho sample`.", "sources": sources})
+
+def frozen_entry(settings: Settings, name: str, lock: dict | None = None) -> dict | None:
+    "What source `name`'s files are checked against here ({digest, files, ...}), or None if it is not frozen here."
+    lock = load_lock(settings) if lock is None else lock
+    e = lock.get(name)
+    if e is None or "files" in e: return e
+    here = load_frozen_here(settings).get(name)
+    return here if here is not None and here.get("recipe_digest") == e["digest"] else None
+
+def source_record(settings: Settings, name: str) -> dict:
+    "How artefacts record the frozen source `name` they were made from: its kind, the digest of its content here and, for a simulated source, the digest of its recipe."
+    src, lock = get_source(settings, name), load_lock(settings)
+    entry = frozen_entry(settings, name, lock)
+    if entry is None: raise BphoError(f"source {name!r} is not frozen here: {verify(settings, name, lock=lock).summary()}")
+    rec = {"digest": entry["digest"], "kind": src.kind}
+    return {**rec, "recipe_digest": lock[name]["digest"]} if "simulated" in lock[name] else rec
 
 # %% ../nbs/02_datasources.ipynb #4e13da87
 class _VerifyCache:
@@ -203,17 +251,22 @@ def _read_only(folder: Path, rels):
         try: p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
         except OSError: pass  # a read-only file system or someone else's files: already protected
 
-def freeze(settings: Settings, name: str, progress=None) -> dict:
+def freeze(settings: Settings, name: str, progress=None, simulated: dict | None = None) -> dict:
     "Record every file of source `name` in the lock; refuse if the name is already frozen with other content."
     src = get_source(settings, name)
     if not src.path.is_dir(): raise BphoError(f"{src.path}: source {name!r} is not present here, nothing to freeze")
     rels = scan_files(src.path)
     if not rels: raise BphoError(f"{src.path}: source {name!r} holds no files, nothing to freeze")
+    lock = load_lock(settings)
+    if src.sample is not None and "files" not in lock.get(name, {}):
+        if simulated is None:
+            raise BphoError(f"source {name!r} is simulated: `bpho sample {name}` checks its files against the recipe "
+                            f"and fingerprint in {settings.lock.name} and freezes them")
+        return _freeze_simulated(settings, src, rels, lock, simulated, progress)
     cache = _VerifyCache(settings)
     files = _hash_files(src.path, rels, cache, progress)
     entry = {"kind": src.kind, "digest": source_digest(files), "files": files,
              "frozen": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    lock = load_lock(settings)
     if name in lock:
         if lock[name]["digest"] != entry["digest"]:
             rep = _compare(name, src.path, lock[name]["files"], files)
@@ -225,6 +278,32 @@ def freeze(settings: Settings, name: str, progress=None) -> dict:
     lock[name] = entry
     try: _save_lock(settings, lock)  # last: a name is bound only once everything else is done
     except OSError as e: raise BphoError(f"{settings.lock}: cannot write the lock ({e})") from None
+    return entry
+
+def _freeze_simulated(settings: Settings, src: Source, rels: list, lock: dict, simulated: dict, progress=None) -> dict:
+    "Freeze a simulated source's bytes on this machine; bind its name to `simulated` in the lock if it is new there."
+    name, digest = src.name, json_digest(simulated)
+    committed = lock.get(name)
+    if committed is not None and committed["digest"] != digest:
+        raise BphoError(f"source {name!r}: the recipe and fingerprint given differ from those in {settings.lock}")
+    cache = _VerifyCache(settings)
+    files = _hash_files(src.path, rels, cache, progress)
+    entry = {"kind": src.kind, "digest": source_digest(files), "files": files, "recipe_digest": digest,
+             "frozen": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    here = load_frozen_here(settings)
+    mine = here.get(name)
+    if mine is not None and mine["recipe_digest"] == digest and mine["digest"] != entry["digest"]:
+        rep = _compare(name, src.path, mine["files"], files)
+        raise BphoError(f"source {name!r} is frozen on this machine with other content ({rep.summary()})\n{rep.details()}")
+    cache.save()
+    _read_only(src.path, rels)
+    here[name] = entry
+    try: _save_frozen_here(settings, here)
+    except OSError as e: raise BphoError(f"{_here_path(settings)}: cannot record the frozen files ({e})") from None
+    if committed is None:
+        lock[name] = {"kind": src.kind, "digest": digest, "simulated": simulated}
+        try: _save_lock(settings, lock)  # last: a name is bound only once everything else is done
+        except OSError as e: raise BphoError(f"{settings.lock}: cannot write the lock ({e})") from None
     return entry
 
 # %% ../nbs/02_datasources.ipynb #e58c7066
@@ -239,11 +318,14 @@ class VerifyReport:
     changed: list = field(default_factory=list)   # (file, expected, found)
     n_files: int = 0
     n_hashed: int = 0
+    simulated: bool = False                       # a sample source: frozen per machine by `bpho sample`
 
     @property
     def ok(self) -> bool: return self.status == "ok"
     def summary(self) -> str:
         if self.status == "absent": return "not present here"
+        if self.status == "unfrozen" and self.simulated:
+            return f"present but not frozen on this machine (run `bpho sample {self.name}`)"
         if self.status == "unfrozen": return "present but not frozen (run `bpho datasources freeze NAME`)"
         if self.status == "ok": return f"ok, {self.n_files} files ({self.n_hashed} hashed)"
         return ", ".join(f"{len(v)} {k}" for k, v in
@@ -273,9 +355,10 @@ def verify(settings: Settings, name: str, full: bool = False, sources: dict | No
     "Compare source `name` on disk with its lock; cheap (size+mtime) unless `full`."
     src = get_source(settings, name, sources)
     if not src.path.is_dir(): return VerifyReport(name, src.path, "absent")
-    lock = load_lock(settings) if lock is None else lock
-    if name not in lock: return VerifyReport(name, src.path, "unfrozen", n_files=len(scan_files(src.path)))
-    expected, cache = lock[name]["files"], _VerifyCache(settings)
+    entry = frozen_entry(settings, name, lock)
+    if entry is None:
+        return VerifyReport(name, src.path, "unfrozen", n_files=len(scan_files(src.path)), simulated=src.sample is not None)
+    expected, cache = entry["files"], _VerifyCache(settings)
     rels, found, hashed = scan_files(src.path), {}, 0
     for rel in rels:
         p = src.path/rel; st = p.stat()

@@ -114,7 +114,7 @@ def train_notebook(nb_path, settings: Settings, smoke_mode: bool = False, sets: 
     nb = read_experiment(nb_path, sets, by="bpho train")
     skip, t0 = {id(c) for c in nb.cells[_training_cell(nb, nb_path) + 1:]}, time.time()  # the cells after training
     sh = CaptureShell(path=nb_path.parent.resolve())
-    with notebook_env(settings, smoke_mode):
+    with notebook_env(settings, smoke_mode, live=verbose):
         try: sh.run_all(nb, exc_stop=True, preproc=lambda c: id(c) in skip, postproc=_echo(verbose and main_process()))
         except Exception as e: raise BphoError(f"{nb_path} failed on rank {rank()} ({type(e).__name__}: {e})") from None
     return _finish(settings, nb_path, sh.user_ns.get("EXPERIMENT"), t0)

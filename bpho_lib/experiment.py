@@ -167,9 +167,10 @@ def read_experiment(nb_path, sets: dict | None = None, by: str = "bpho experimen
     if sets: nb.cells.insert(idx + 1, mk_cell(f"# injected by {by}\n" + "\n".join(f"{k} = {v!r}" for k, v in sets.items())))
     return nb
 
-def notebook_env(settings: Settings, smoke_mode: bool):
-    "The environment an experiment notebook runs in: its data root, manifest and smoke mode."
-    return _env(BPHO_SMOKE="1" if smoke_mode else None, BPHO_ROOT=str(settings.root), BPHO_MANIFEST=str(settings.manifest))
+def notebook_env(settings: Settings, smoke_mode: bool, live: bool = False):
+    "The environment an experiment notebook runs in: its data root, manifest, smoke mode, and one line per epoch if `live`."
+    return _env(BPHO_SMOKE="1" if smoke_mode else None, BPHO_ROOT=str(settings.root), BPHO_MANIFEST=str(settings.manifest),
+                BPHO_LIVE_LOG="1" if live else None)
 
 def run_notebook(nb_path, settings: Settings, smoke_mode: bool = False, sets: dict | None = None, verbose: bool = False) -> Path:
     "Execute an experiment notebook headless; return the executed copy under results/<experiment>/."
@@ -179,7 +180,7 @@ def run_notebook(nb_path, settings: Settings, smoke_mode: bool = False, sets: di
     out = settings.results/nb_path.stem
     out.mkdir(parents=True, exist_ok=True)
     sh = CaptureShell(path=nb_path.parent.resolve())
-    with notebook_env(settings, smoke_mode):
+    with notebook_env(settings, smoke_mode, live=verbose):
         try: sh.run_all(nb, exc_stop=True, preproc=_announce(nb, nb_path.stem, verbose), postproc=_echo(verbose))
         except Exception as e:
             write_nb(nb, out/f"{nb_path.stem}.failed.ipynb")

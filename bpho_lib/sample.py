@@ -10,15 +10,16 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage as ndi
 from .config import BphoError, Settings, atomic_dir, atomic_write_json
-from .datasources import Source, get_source, freeze, verify, load_lock, scan_files, _hash_files, source_digest
-from .io import write_czi
+from .datasources import Source, get_source, freeze, verify, load_lock, scan_files
+from .io import IMAGE_SUFFIXES, read_image, write_czi
 
 # %% auto #0
-__all__ = ['FWHM', 'AIRYSCAN', 'CONFOCAL', 'VOL_LABELS', 'EM_GREY', 'EXM_LABEL', 'EXM', 'EXM_PSF_Z_UM', 'GENERATORS',
-           'Structures', 'render', 'mito_structures', 'cell_mask', 'mito_background', 'Microscope', 'acquire',
-           'gen_pairs_mito', 'gen_movies', 'gen_denoise', 'gen_em', 'vol_scene', 'acquire_volume', 'em_volume',
-           'fluo_volume', 'gen_volumes', 'sample_names', 'make_sample', 'small_project', 'show_pair', 'show_volumes',
-           'save_small_png']
+__all__ = ['SIMULATOR_VERSION', 'FWHM', 'AIRYSCAN', 'CONFOCAL', 'VOL_LABELS', 'EM_GREY', 'EXM_LABEL', 'EXM', 'EXM_PSF_Z_UM',
+           'GENERATORS', 'FINGERPRINT_GRID', 'FINGERPRINT_TOL', 'Structures', 'render', 'mito_structures', 'cell_mask',
+           'mito_background', 'Microscope', 'acquire', 'gen_pairs_mito', 'gen_movies', 'gen_denoise', 'gen_em',
+           'vol_scene', 'acquire_volume', 'em_volume', 'fluo_volume', 'gen_volumes', 'sample_names', 'recipe',
+           'check_recipe', 'fingerprint_file', 'fingerprint', 'compare_fingerprints', 'check_fingerprints',
+           'make_sample', 'small_project', 'show_pair', 'show_volumes', 'save_small_png']
 
 # %% ../nbs/03_sample.ipynb #00b6a947
 @dataclass
@@ -38,7 +39,7 @@ def render(st: Structures, shape) -> np.ndarray:
     if not ok.any(): return np.zeros(shape)
     rad, lev, py, px = np.zeros(shape), np.zeros(shape), np.zeros(shape), np.zeros(shape)
     ij, r, l, p = ij[ok], st.radius[ok], st.level[ok], st.pts[ok]
-    o = np.argsort(r)  # where points share a pixel, the widest wins
+    o = np.argsort(r, kind="stable")  # where points share a pixel, the widest wins; ties in a fixed order on every CPU
     for a, v in ((rad, r), (lev, l), (py, p[:, 0]), (px, p[:, 1])): a[ij[o, 0], ij[o, 1]] = v[o]
     _, (iy, ix) = ndi.distance_transform_edt(rad == 0, return_indices=True)
     yy, xx = np.mgrid[:shape[0], :shape[1]]
@@ -48,6 +49,12 @@ def render(st: Structures, shape) -> np.ndarray:
     return lev[iy, ix] * np.maximum(chord, np.clip(r - d + 0.5, 0, 1) * 0.3)
 
 # %% ../nbs/03_sample.ipynb #20398ba6
+SIMULATOR_VERSION = 2  # bumped whenever a declaration would simulate other content: the lock records it
+
+def _stream(*key: int) -> np.random.Generator:
+    "The random stream named by `key` (seed, file, purpose, ...): independent of every other key's stream."
+    return np.random.default_rng([int(k) for k in key])
+
 def _walk(rng, start, heading, n_steps, step=0.5, wiggle=0.04) -> np.ndarray:
     "A smooth random path of `n_steps` steps of `step` pixels: heading changes by N(0, wiggle) radians a step."
     th = heading + np.cumsum(rng.normal(0, wiggle, n_steps))
@@ -140,22 +147,24 @@ def _mito_scene(rng, shape, px_um):
     cell = cell_mask(rng, shape, px_um)
     return mito_structures(rng, shape, px_um, cell), mito_background(rng, shape, px_um, cell)
 
-def _pair(rng, size: int, px_hr: float, scale: int):
-    "HR and LR images of one field of view, and the true LR-vs-HR motion."
+def _pair(key, size: int, px_hr: float, scale: int):
+    "HR and LR images of the field of view `key` (seed, file), and the true LR-vs-HR motion."
+    key = (key,) if isinstance(key, int) else tuple(key)
+    rng = _stream(*key, 0)
+    shift, rot = rng.uniform(-1.5, 1.5, 2), rng.uniform(-0.5, 0.5)  # first: the truth never depends on the scene's draws
     st, bg = _mito_scene(rng, (size, size), px_hr)
-    shift, rot = rng.uniform(-1.5, 1.5, 2), rng.uniform(-0.5, 0.5)
     c = np.array([(size - 1) / 2] * 2)
     R = _rotation(rot)
-    hr = acquire(render(st, bg.shape) + bg, px_hr, AIRYSCAN, rng)
+    hr = acquire(render(st, bg.shape) + bg, px_hr, AIRYSCAN, _stream(*key, 1, 0))
     moved = st.moved((st.pts - c) @ R.T + c + scale * shift - st.pts)
     # ndimage maps output coordinates to input ones: the inverse of the motion
     Ri = R.T
     bg_lr = ndi.affine_transform(bg, Ri, offset=c - Ri @ (c + scale * shift), order=1, mode="nearest")
-    lr = acquire(render(moved, bg.shape) + bg_lr, px_hr, CONFOCAL, rng)
+    lr = acquire(render(moved, bg.shape) + bg_lr, px_hr, CONFOCAL, _stream(*key, 1, 1))
     return hr, lr, {"shift_lr_px": [round(float(v), 6) for v in shift], "rotation_deg": round(float(rot), 6)}
 
 # %% ../nbs/03_sample.ipynb #ea9feff2
-def gen_pairs_mito(dest: Path, src: Source, rng, n: int = 12, size: int = 1024, progress=None) -> dict:
+def gen_pairs_mito(dest: Path, src: Source, seed: int, n: int = 12, size: int = 1024, progress=None) -> dict:
     "`n` fields of view of mitochondria, HR `size`x`size` and LR 4x smaller, in layout lr/ and hr/."
     px_hr, px_lr = src.pixel_size_um["hr"], src.pixel_size_um["lr"]
     scale = int(round(px_lr / px_hr))
@@ -164,7 +173,7 @@ def gen_pairs_mito(dest: Path, src: Source, rng, n: int = 12, size: int = 1024, 
     truth = {}
     for i in range(n):
         stem = f"fov_{i:02d}"
-        hr, lr, truth[stem] = _pair(rng, size, px_hr, scale)
+        hr, lr, truth[stem] = _pair((seed, i), size, px_hr, scale)
         write_czi(dest/src.layout["hr"]/f"{stem}.czi", hr, "YX", {"X": px_hr, "Y": px_hr}, ["MitoTracker"], key=f"{src.name}/hr/{stem}")
         write_czi(dest/src.layout["lr"]/f"{stem}.czi", lr, "YX", {"X": px_lr, "Y": px_lr}, ["MitoTracker"], key=f"{src.name}/lr/{stem}")
         if progress: progress(stem)
@@ -179,8 +188,10 @@ def _flow(rng, n_modes: int = 4, amp_px: float = 3.0, wavelength_px: float = 200
     a, ph, w = rng.normal(0, amp_px / n_modes, (n_modes, 2)), rng.uniform(0, 2 * np.pi, n_modes), rng.normal(0, 0.15, n_modes)
     return lambda p, t: np.sin(p @ k.T + ph + w * t) @ a
 
-def _movie(rng, size: int, frames: int, px_hr: float, m: Microscope, drift_px: float = 0.4, bleach_frames: float = 150.0):
-    "A time-lapse (T, Y, X) of moving mitochondria imaged by `m`."
+def _movie(key, size: int, frames: int, px_hr: float, m: Microscope, drift_px: float = 0.4, bleach_frames: float = 150.0):
+    "A time-lapse (T, Y, X) of moving mitochondria imaged by `m`; `key` (seed, file) names its random streams."
+    key = (key,) if isinstance(key, int) else tuple(key)
+    rng = _stream(*key, 0)
     st, bg = _mito_scene(rng, (size, size), px_hr)
     flow = _flow(rng)
     drift = rng.normal(0, drift_px, (st.group.max(initial=0) + 1, 2))
@@ -188,10 +199,10 @@ def _movie(rng, size: int, frames: int, px_hr: float, m: Microscope, drift_px: f
     for t in range(frames):
         d = drift[st.group] * t + flow(st.pts, t) - flow(st.pts, 0)
         truth = (render(st.moved(d), bg.shape) + bg) * math.exp(-t / bleach_frames)
-        out.append(acquire(truth, px_hr, m, rng))
+        out.append(acquire(truth, px_hr, m, _stream(*key, 1, t)))
     return np.stack(out)
 
-def gen_movies(dest: Path, src: Source, rng, microscope: str, n: int = 3, size: int = 512, frames: int = 20,
+def gen_movies(dest: Path, src: Source, seed: int, microscope: str, n: int = 3, size: int = 512, frames: int = 20,
                truth_px_um: float = 0.05, progress=None) -> dict:
     "`n` time-lapses of `frames` frames, rendered on a `truth_px_um` grid of `size` pixels and imaged by `microscope`."
     m = {"airyscan": AIRYSCAN, "confocal": CONFOCAL}[microscope]
@@ -201,22 +212,22 @@ def gen_movies(dest: Path, src: Source, rng, microscope: str, n: int = 3, size: 
     folder = dest/src.layout["movies"]; folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         stem = f"movie_{i:02d}"
-        write_czi(folder/f"{stem}.czi", _movie(rng, size, frames, truth_px_um, m), "TYX", {"X": px, "Y": px},
+        write_czi(folder/f"{stem}.czi", _movie((seed, i), size, frames, truth_px_um, m), "TYX", {"X": px, "Y": px},
                   ["MitoTracker"], key=f"{src.name}/{stem}")
         if progress: progress(stem)
     return {"microscope": {**vars(m)}, "frames": frames}
 
 # %% ../nbs/03_sample.ipynb #352fe2d7
-def gen_denoise(dest: Path, src: Source, rng, n: int = 6, size: int = 512, clean_frames: int = 50, progress=None) -> dict:
+def gen_denoise(dest: Path, src: Source, seed: int, n: int = 6, size: int = 512, clean_frames: int = 50, progress=None) -> dict:
     "`n` fields at every noise level of the layout (frames averaged) and their clean mean of `clean_frames`."
     px = src.pixel_size_um["xy"]
     m = Microscope(psf_fwhm_um=0.25, photons=6, bg_photons=0.5, read_noise=2.0, gain=16)
     for i in range(n):
         stem = f"fov_{i:02d}"
-        st, bg = _mito_scene(rng, (size, size), px)
+        st, bg = _mito_scene(_stream(seed, i, 0), (size, size), px)
         truth = render(st, bg.shape) + bg
-        for level in [*src.layout["levels"], None]:
-            img = acquire(truth, px, m, rng, frames=level or clean_frames)
+        for j, level in enumerate([*src.layout["levels"], None]):
+            img = acquire(truth, px, m, _stream(seed, i, 1, j), frames=level or clean_frames)
             folder = src.folder("noisy", level) if level else src.folder("clean")
             folder = dest/folder.relative_to(src.path); folder.mkdir(parents=True, exist_ok=True)
             write_czi(folder/f"{stem}.czi", img, "YX", {"X": px, "Y": px}, ["MitoTracker"], key=f"{src.name}/{folder.name}/{stem}")
@@ -254,12 +265,12 @@ def _em_mito(rng, img, px_nm: float):
     sub[(rho < 1) & (depth > 20) & cristae] = 70
     sub[(rho < 1) & ((depth < 7) | ((depth > 12) & (depth < 18)))] = 55  # outer and inner membranes
 
-def gen_em(dest: Path, src: Source, rng, n: int = 4, size: int = 1024, progress=None) -> dict:
+def gen_em(dest: Path, src: Source, seed: int, n: int = 4, size: int = 1024, progress=None) -> dict:
     "`n` EM-like 8-bit images of `size`x`size` pixels."
     px_nm = src.pixel_size_um["xy"] * 1000
     folder = dest/src.layout["images"]; folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        shape = (size, size)
+        shape, rng = (size, size), _stream(seed, i, 0)
         img = 175 + 30 * (_smooth_noise(rng, shape, 200 / px_nm) - 0.5) + 25 * (_smooth_noise(rng, shape, 6 / px_nm) - 0.5)
         img[_em_membranes(rng, shape, px_nm)] = 60
         for _ in range(rng.integers(2, 6)): _em_mito(rng, img, px_nm)
@@ -269,7 +280,7 @@ def gen_em(dest: Path, src: Source, rng, n: int = 4, size: int = 1024, progress=
             box = (slice(max(0, int(cy - r - 3)), int(cy + r + 3)), slice(max(0, int(cx - r - 3)), int(cx + r + 3)))
             d = np.hypot(yy[box] - cy, xx[box] - cx)
             img[box][d < r] = 195; img[box][np.abs(d - r) < 5 / px_nm] = 65
-        img = ndi.gaussian_filter(img, 3 / px_nm) + rng.normal(0, 9, shape)
+        img = ndi.gaussian_filter(img, 3 / px_nm) + _stream(seed, i, 1).normal(0, 9, shape)
         write_czi(folder/f"em_{i:02d}.czi", np.clip(np.round(img), 0, 255).astype(np.uint8), "YX",
                   {"X": src.pixel_size_um["xy"], "Y": src.pixel_size_um["xy"]}, ["SEM"], key=f"{src.name}/em_{i:02d}")
         if progress: progress(f"em_{i:02d}")
@@ -357,19 +368,23 @@ def acquire_volume(truth: np.ndarray, px_um: float, m: Microscope, rng, psf_fwhm
     sigma = np.array([psf_fwhm_z_um, m.psf_fwhm_um, m.psf_fwhm_um]) / FWHM / px_um
     return _detect(ndi.gaussian_filter(truth, sigma, mode="reflect") * m.photons + m.bg_photons, m, rng)
 
-def em_volume(rng, shape, px_nm: float) -> np.ndarray:
-    "A FIB-SEM-like 8-bit volume (ZYX) of a random scene."
+def em_volume(key, shape, px_nm: float) -> np.ndarray:
+    "A FIB-SEM-like 8-bit volume (ZYX) of a random scene; `key` (seed, file) names its random streams."
+    key = (key,) if isinstance(key, int) else tuple(key)
+    rng = _stream(*key, 0)
     img = EM_GREY[vol_scene(rng, shape, px_nm)] + 30 * (_smooth_field(rng, shape, 200 / px_nm) - 0.5)
-    img = ndi.gaussian_filter(img, 12 / px_nm) + rng.normal(0, 9, shape)
+    img = ndi.gaussian_filter(img, 12 / px_nm) + _stream(*key, 1).normal(0, 9, shape)
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
 
-def fluo_volume(rng, shape, px_nm: float, m: Microscope = EXM, psf_fwhm_z_um: float = EXM_PSF_Z_UM) -> np.ndarray:
-    "An expansion-microscopy-like 16-bit volume (ZYX) of a random scene."
+def fluo_volume(key, shape, px_nm: float, m: Microscope = EXM, psf_fwhm_z_um: float = EXM_PSF_Z_UM) -> np.ndarray:
+    "An expansion-microscopy-like 16-bit volume (ZYX) of a random scene; `key` (seed, file) names its random streams."
+    key = (key,) if isinstance(key, int) else tuple(key)
+    rng = _stream(*key, 0)
     truth = EXM_LABEL[vol_scene(rng, shape, px_nm)] * (0.7 + 0.6 * _smooth_field(rng, shape, 300 / px_nm))
-    return acquire_volume(truth, px_nm / 1000, m, rng, psf_fwhm_z_um)
+    return acquire_volume(truth, px_nm / 1000, m, _stream(*key, 1), psf_fwhm_z_um)
 
 # %% ../nbs/03_sample.ipynb #034a9a62
-def gen_volumes(dest: Path, src: Source, rng, modality: str, n: int = 4, size: int = 192, depth: int = 48, progress=None) -> dict:
+def gen_volumes(dest: Path, src: Source, seed: int, modality: str, n: int = 4, size: int = 192, depth: int = 48, progress=None) -> dict:
     "`n` volumes of `depth` x `size` x `size` voxels (ZYX), each a new random scene, imaged as `modality` ('em' or 'fluo')."
     px = src.pixel_size_um
     if not all(isinstance(px[k], (int, float)) for k in ("xy", "z")) or abs(px["xy"] - px["z"]) > 1e-9:
@@ -381,7 +396,7 @@ def gen_volumes(dest: Path, src: Source, rng, modality: str, n: int = 4, size: i
     folder = dest/src.layout["volumes"]; folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         stem = f"vol_{i:02d}"
-        write_czi(folder/f"{stem}.czi", make(rng, (depth, size, size), px["xy"] * 1000), "ZYX",
+        write_czi(folder/f"{stem}.czi", make((seed, i), (depth, size, size), px["xy"] * 1000), "ZYX",
                   {"X": px["xy"], "Y": px["xy"], "Z": px["z"]}, [channel], key=f"{src.name}/{stem}")
         if progress: progress(stem)
     rec = {"modality": modality, "voxel_size_nm": px["xy"] * 1000, "labels": list(VOL_LABELS)}
@@ -391,12 +406,12 @@ def gen_volumes(dest: Path, src: Source, rng, modality: str, n: int = 4, size: i
 # %% ../nbs/03_sample.ipynb #ebe29468
 GENERATORS = {
     "pairs_mito": (gen_pairs_mito, "paired"),
-    "movies_hr": (lambda dest, src, rng, **kw: gen_movies(dest, src, rng, "airyscan", **kw), "movie"),
-    "movies_lr": (lambda dest, src, rng, **kw: gen_movies(dest, src, rng, "confocal", **kw), "movie"),
+    "movies_hr": (lambda dest, src, seed, **kw: gen_movies(dest, src, seed, "airyscan", **kw), "movie"),
+    "movies_lr": (lambda dest, src, seed, **kw: gen_movies(dest, src, seed, "confocal", **kw), "movie"),
     "denoise": (gen_denoise, "noisy_clean"),
     "em": (gen_em, "single"),
-    "vol_em": (lambda dest, src, rng, **kw: gen_volumes(dest, src, rng, "em", **kw), "volume"),
-    "vol_fluo": (lambda dest, src, rng, **kw: gen_volumes(dest, src, rng, "fluo", **kw), "volume"),
+    "vol_em": (lambda dest, src, seed, **kw: gen_volumes(dest, src, seed, "em", **kw), "volume"),
+    "vol_fluo": (lambda dest, src, seed, **kw: gen_volumes(dest, src, seed, "fluo", **kw), "volume"),
 }
 _PARAMS = {"pairs_mito": {"n", "size"}, "movies_hr": {"n", "size", "frames"}, "movies_lr": {"n", "size", "frames"},
            "denoise": {"n", "size", "clean_frames"}, "em": {"n", "size"}, "vol_em": {"n", "size", "depth"},
@@ -416,32 +431,134 @@ def _generate(src: Source, dest: Path, progress=None) -> dict:
     if kind != src.kind: raise BphoError(f"sample {src.name}: generator {gen_name!r} makes {kind} sources, the source is {src.kind}")
     if not isinstance(seed, int): raise BphoError(f"sample {src.name}: an integer seed is required, found {seed!r}")
     if set(spec) - _PARAMS[gen_name]: raise BphoError(f"sample {src.name}: unknown parameters {sorted(set(spec) - _PARAMS[gen_name])} for {gen_name!r}, expected {sorted(_PARAMS[gen_name])}")
-    record = gen(dest, src, np.random.default_rng(seed), progress=progress, **spec)
+    record = gen(dest, src, seed, progress=progress, **spec)
     return {"source": src.name, "generator": gen_name, "seed": seed, "parameters": spec, **record}
+
+# %% ../nbs/03_sample.ipynb #b044122c
+FINGERPRINT_GRID = 4      # block means on a 4x4 grid over Y and X
+FINGERPRINT_TOL = 1e-3    # allowed change of each statistic, in units of the file's standard deviation (see below)
+
+def recipe(src: Source) -> dict:
+    "What determines a sample source's content: its generator, seed and parameters, kind, pixel sizes, layout, simulator."
+    spec = dict(src.sample)
+    gen, seed = spec.pop("generator", None), spec.pop("seed", None)
+    return {"generator": gen, "seed": seed, "parameters": spec, "kind": src.kind, "pixel_size_um": dict(src.pixel_size_um),
+            "layout": dict(src.layout), "simulator": SIMULATOR_VERSION}
+
+def check_recipe(settings: Settings, src: Source, committed: dict, want: dict) -> None:
+    "Refuse a declaration (or simulator) that no longer makes what the lock's entry for `src` recorded."
+    lock = settings.lock
+    if "simulated" not in committed:
+        raise BphoError(f"{lock}: sample source {src.name!r} is pinned by the bytes of one machine's simulation, which "
+                        f"other CPUs do not reproduce; remove its entry from the lock and run `bpho sample {src.name}` "
+                        f"to pin it by recipe and fingerprint")
+    have = json.loads(json.dumps(want))  # as JSON stores it: tuples are lists
+    old = committed["simulated"]["recipe"]
+    diff = [f"{k}: {old.get(k)!r} in the lock, {have.get(k)!r} here" for k in sorted(set(old) | set(have))
+            if old.get(k) != have.get(k)]
+    if diff:
+        raise BphoError(f"sample source {src.name!r} ({src.line and f'{settings.manifest}:{src.line}'}) no longer "
+                        f"matches the recipe it was frozen with in {lock.name}:\n  " + "\n  ".join(diff) +
+                        "\nA name is bound to its content forever: declare the new content under a new name")
+
+def _stats(x: np.ndarray) -> dict:
+    "Statistics of an image (axes ...YX) that a last-bit difference cannot move by more than a few pixels' worth."
+    x = x.astype(np.float64)
+    planes = x.reshape(-1, *x.shape[-2:])
+    g = FINGERPRINT_GRID
+    ys, xs = (np.linspace(0, n, g + 1).astype(int) for n in x.shape[-2:])
+    blocks = [[planes[:, ys[i]:ys[i + 1], xs[j]:xs[j + 1]].mean() for j in range(g)] for i in range(g)]
+    p1, p50, p99 = np.percentile(x, (1, 50, 99))
+    r = lambda v: round(float(v), 4)
+    return {"mean": r(x.mean()), "std": r(x.std()), "p1": r(p1), "p50": r(p50), "p99": r(p99),
+            "blocks": [[r(v) for v in row] for row in blocks], "planes": [r(v) for v in planes.mean((1, 2))] if len(planes) > 1 else []}
+
+def fingerprint_file(path: Path) -> dict:
+    "The fingerprint of one file of a sample source: images by metadata and statistics, JSON by value, others by size."
+    path = Path(path)
+    if path.name.lower().endswith(IMAGE_SUFFIXES):
+        im = read_image(path)
+        return {"shape": list(im.shape), "axes": im.axes, "dtype": str(im.data.dtype),
+                "pixel_size_um": {k: round(float(v), 9) for k, v in sorted(im.pixel_size_um.items())}, **_stats(im.data)}
+    if path.suffix == ".json": return {"json": json.loads(path.read_text())}
+    return {"size": path.stat().st_size}
+
+def fingerprint(folder: Path) -> dict:
+    "{relative path: fingerprint} of every file under `folder`."
+    return {rel: fingerprint_file(Path(folder)/rel) for rel in scan_files(Path(folder))}
+
+def _differences(want, got, tol: float, where: str = "") -> list[str]:
+    "Where `got` differs from `want`: numbers beyond `tol` (absolute), anything else when not equal."
+    if isinstance(want, dict) and isinstance(got, dict):
+        out = [f"{where}{k}: missing" for k in want if k not in got] + [f"{where}{k}: unexpected" for k in got if k not in want]
+        keys = sorted((k for k in want if k in got), key=lambda k: isinstance(want[k], (list, dict)))  # scalars first
+        return out + [d for k in keys for d in _differences(want[k], got[k], tol, f"{where}{k} ")]
+    if isinstance(want, list) and isinstance(got, list) and len(want) == len(got):
+        return [d for i, (a, b) in enumerate(zip(want, got)) for d in _differences(a, b, tol, f"{where}[{i}]")]
+    nums = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (want, got))
+    if nums and abs(want - got) <= tol: return []
+    if want == got: return []
+    return [f"{where.strip()}: {got!r}, the lock has {want!r}" + (f" (tolerance {tol:.3g})" if nums else "")]
+
+def compare_fingerprints(want: dict, got: dict, tol: float = FINGERPRINT_TOL) -> dict:
+    "{file: [differences]} between two fingerprints of a source; statistics within `tol` x the file's std agree."
+    out = {}
+    for rel in sorted(set(want) | set(got)):
+        if rel not in got: out[rel] = ["missing"]; continue
+        if rel not in want: out[rel] = ["not in the lock"]; continue
+        w, g = want[rel], got[rel]
+        if "json" in w: d = _differences(w, g, 1e-9 * max(1.0, _largest(w)))
+        else:
+            exact = {k: v for k, v in w.items() if k in ("shape", "axes", "dtype", "size")}
+            d = _differences(exact, {k: g.get(k) for k in exact}, 0)
+            d = d or _differences(w, g, tol * max(float(w.get("std", 0)), 1.0))
+        if d: out[rel] = d
+    return out
+
+def _largest(o) -> float:
+    "Largest absolute number in a JSON value (the scale of its float tolerance)."
+    if isinstance(o, dict): return max([_largest(v) for v in o.values()] or [0.0])
+    if isinstance(o, list): return max([_largest(v) for v in o] or [0.0])
+    return abs(float(o)) if isinstance(o, (int, float)) and not isinstance(o, bool) else 0.0
+
+def check_fingerprints(name: str, folder: Path, want: dict, got: dict, tol: float = FINGERPRINT_TOL) -> None:
+    "Refuse simulated content whose fingerprint is not the lock's, naming each file and what differs."
+    bad = compare_fingerprints(want, got, tol)
+    if not bad: return
+    lines = [f"  {Path(folder)/rel}: " + "; ".join(d[:3]) + (f"; and {len(d) - 3} more" if len(d) > 3 else "")
+             for rel, d in list(bad.items())[:10]]
+    more = f"\n  and {len(bad) - 10} more files" if len(bad) > 10 else ""
+    raise BphoError(f"simulated {name!r} does not match its fingerprint in the lock ({len(bad)} of {len(want)} files "
+                    f"differ beyond what last-bit differences between CPUs can cause): the simulator changed without a "
+                    f"new SIMULATOR_VERSION, or its numeric stack changed the content; declare the new content under "
+                    f"a new name\n" + "\n".join(lines) + more)
 
 # %% ../nbs/03_sample.ipynb #c4075826
 def make_sample(settings: Settings, name: str, progress=None) -> str:
     "Simulate, check against the lock and freeze the sample source `name`; a present one is only verified."
     src = get_source(settings, name)
     if not src.sample: raise BphoError(f"source {name!r} is not a sample source (its declaration has no `sample` table)")
+    want, committed = recipe(src), load_lock(settings).get(name)
+    if committed is not None: check_recipe(settings, src, committed, want)
     if src.path.exists():
         rep = verify(settings, name)
-        if rep.status == "unfrozen": freeze(settings, name); return "present, now frozen"
-        if not rep.ok: raise BphoError(f"{rep.message()}\nbpho never rewrites a source; move the folder away to simulate it again")
-        return "present, verified"
-    lock = load_lock(settings)
+        if rep.ok: return "present, verified"
+        if rep.status != "unfrozen" or committed is None:
+            why = rep.message() if rep.status != "unfrozen" else f"{src.path}: present, but neither frozen nor in the lock"
+            raise BphoError(f"{why}\nbpho never rewrites a source; move the folder away to simulate it again")
+        try: check_fingerprints(name, src.path, committed["simulated"]["files"], fingerprint(src.path))
+        except BphoError as e:
+            raise BphoError(f"{e}\nThese files were found in {src.path}, not simulated now: if they were edited or made by "
+                            f"another simulator, move the folder away and run `bpho sample {name}` again") from None
+        freeze(settings, name, simulated=committed["simulated"])
+        return "present, matches its lock, now frozen here"
     with atomic_dir(src.path) as tmp:
         record = _generate(src, tmp, progress)
         atomic_write_json(tmp/"sample.json", record)
-        if name in lock:
-            files = _hash_files(tmp, scan_files(tmp))
-            if source_digest(files) != lock[name]["digest"]:
-                from bpho_lib.datasources import _compare
-                rep = _compare(name, src.path, lock[name]["files"], files)
-                raise BphoError(f"simulated {name!r} differs from its lock ({rep.summary()}): the simulator or its "
-                                f"numeric stack changed; declare the new content under a new name\n{rep.details()}")
-    freeze(settings, name)
-    return "simulated and frozen" if name not in lock else "simulated, matches its lock"
+        found = fingerprint(tmp)
+        if committed is not None: check_fingerprints(name, src.path, committed["simulated"]["files"], found)
+    freeze(settings, name, simulated=committed["simulated"] if committed else {"recipe": want, "files": found})
+    return "simulated and frozen" if committed is None else "simulated, matches its lock"
 
 # %% ../nbs/03_sample.ipynb #707f47bc
 def small_project(n: int = 2, size: int = 128, frames: int = 3, folder=None, depth: int = 16) -> Settings:

@@ -39,3 +39,11 @@ def script(name, *args, cwd, **kw):
     env = {k: v for k, v in os.environ.items() if not k.startswith("BPHO_")}
     return subprocess.run([sys.executable, str(REPO/"scripts/dataset"/f"{name}.py"), *map(str, args)], capture_output=True,
                           text=True, cwd=cwd, env=env, timeout=900, **kw)
+
+def link_sources(project, root, *names):
+    "Another data root that links to `project`'s sample sources: `bpho sample` checks them against the lock there and freezes them for it."
+    import os
+    Path(root).mkdir(parents=True, exist_ok=True)
+    os.symlink(Path(project)/"data/datasources", Path(root)/"datasources")
+    r = bpho("sample", *names, "--root", root, cwd=project)
+    assert r.returncode == 0 and "now frozen here" in r.stdout, r.stdout + r.stderr

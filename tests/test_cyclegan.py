@@ -16,6 +16,8 @@ def cycle(sampled, tmp_path_factory):
     d = tmp_path_factory.mktemp("cycle")
     for f in ("settings.ini", "datasources.toml", "datasources.lock.json"): shutil.copy(src/f, d)
     shutil.copytree(src/"data/datasources", d/"data/datasources")
+    r = bpho("sample", cwd=d)  # copied sources are checked against the lock's fingerprints, then frozen for this root
+    assert r.returncode == 0 and r.stdout.count("present, matches its lock, now frozen here") == 7, r.stdout + r.stderr
     for ds in ("paired_001", "synth_001"):
         r = script(ds, "--source", "sample_pairs_mito", cwd=d); assert r.returncode == 0, r.stderr
     runs = {"201": bpho("experiment", REPO/"nbs/201_cyclegan_hr2lr.ipynb", "--smoke", "--quiet", cwd=d)}

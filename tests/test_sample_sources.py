@@ -1,4 +1,5 @@
-"The simulated sample sources as declared: deterministic to the byte (they match the committed lock), readable, never written to."
+"""The simulated sample sources as declared: they match the committed lock's recipe and fingerprint (on any CPU), are
+frozen byte for byte on this machine, readable, never written to."""
 import builtins, os
 from pathlib import Path
 import numpy as np
@@ -16,6 +17,45 @@ def test_sample_matches_committed_lock(sampled):
     for n in names: assert f"{n}" in out and "matches its lock" in out.split(n)[1].splitlines()[0], out
     assert (d/"datasources.lock.json").read_bytes() == (REPO/"datasources.lock.json").read_bytes()
     for n in names: assert verify(s, n, full=True).ok
+
+def test_committed_lock_pins_recipes_not_bytes():
+    "The committed lock holds, for each sample source, what every machine can agree on: no sha256 of simulated bytes."
+    import json
+    from bpho_lib.sample import SIMULATOR_VERSION
+    lock = json.loads((REPO/"datasources.lock.json").read_text())["sources"]
+    sims = {n: e for n, e in lock.items() if "simulated" in e}
+    assert len(sims) == 7 and all("files" not in e and "sha256" not in json.dumps(e) for e in sims.values())
+    assert all(e["simulated"]["recipe"]["simulator"] == SIMULATOR_VERSION for e in sims.values())
+
+def test_changed_declaration_is_refused_against_the_lock(project):
+    "A sample source's declared parameters changed after it was frozen: refused with what changed, nothing written."
+    m = project/"datasources.toml"
+    m.write_text(m.read_text().replace('generator = "pairs_mito", seed = 1, n = 12', 'generator = "pairs_mito", seed = 1, n = 13'))
+    r = bpho("sample", "sample_pairs_mito", cwd=project)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "no longer matches the recipe it was frozen with in datasources.lock.json" in r.stderr
+    assert "parameters: {'n': 12, 'size': 1024} in the lock, {'n': 13, 'size': 1024} here" in r.stderr, r.stderr
+    assert "datasources.toml:" in r.stderr and "declare the new content under a new name" in r.stderr
+    assert not (project/"data/datasources/sample_pairs_mito").exists()
+
+def test_flipped_byte_is_named(sampled, tmp_path):
+    "A simulated file changed by one byte (its mtime kept): `verify --full` names it, with the hashes; restored after."
+    d, _ = sampled
+    f = d/"data/datasources/sample_em/em_02.czi"
+    st, data = f.stat(), bytearray(f.read_bytes())
+    f.chmod(0o644)
+    try:
+        data[1000] ^= 0x10
+        f.write_bytes(bytes(data)); os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+        r = bpho("datasources", "verify", "sample_em", "--full", cwd=d)
+        assert r.returncode == 1 and "CHANGED  sample_em: 1 changed" in r.stdout, r.stdout
+        assert f"changed: {f}: expected sha256" in r.stdout and "found sha256" in r.stdout, r.stdout
+        r = bpho("sample", "sample_em", cwd=d)
+        assert r.returncode == 1 and "bpho never rewrites a source" in r.stderr, r.stderr
+    finally:
+        data[1000] ^= 0x10
+        f.write_bytes(bytes(data)); os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns)); f.chmod(st.st_mode)
+    assert bpho("datasources", "verify", "sample_em", "--full", cwd=d).returncode == 0
 
 def test_rerun_is_a_verified_noop(sampled):
     d, _ = sampled
