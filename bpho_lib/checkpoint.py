@@ -7,7 +7,7 @@ from __future__ import annotations
 import os, sys, time
 from pathlib import Path
 from fastai.callback.core import Callback
-from .store import _atomic_torch_save, _plain
+from .store import atomic_torch_save, plain_state
 
 def main_process() -> bool:
     "True on rank 0 of a data-parallel run (torchrun's `RANK`) or a process running alone: the one that writes files."
@@ -33,14 +33,14 @@ class EpochCheckpoint(Callback):
         return {"stage": self.stage, "epoch": self.epoch, **{n: float(v) for n, v in zip(names, self.learn.recorder.values[-1])}}
     def state(self) -> dict:
         "What resuming needs besides the history: weights and optimiser state."
-        return {"model": self.learn.model.state_dict(), "opt": _plain(self.learn.opt.state_dict())}
+        return {"model": self.learn.model.state_dict(), "opt": plain_state(self.learn.opt.state_dict())}
     def before_epoch(self): self.t0 = time.time()
     def after_epoch(self):
         if self.epoch < self.start: return  # an epoch skipped on resume
         self.hist.append(self.entry())
         if main_process():
             state = {"key": self.key, "stage": self.stage, "epoch": self.epoch + 1, "history": self.hist, **self.state()}
-            _atomic_torch_save(state, self.path)
+            atomic_torch_save(state, self.path)
         out = live_log()  # a notebook run headless shows no progress bar: one line per epoch instead
         if out is not None: print(epoch_line(self.hist[-1], self.n_epoch, time.time() - self.t0), file=out, flush=True)
 

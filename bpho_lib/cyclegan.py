@@ -17,7 +17,7 @@ from fastai.callback.core import Callback
 from .config import BphoError, Settings, atomic_write_json, provenance
 from .datasources import require, source_record
 from .checkpoint import EpochCheckpoint
-from .store import _atomic_torch_save, _key, _plain
+from .store import atomic_torch_save, content_key, plain_state
 
 # %% auto #0
 __all__ = ['GENERATORS', 'TERMS', 'CycleConfig', 'ResBlock', 'resnet_generator', 'UNetGenerator', 'build_generator',
@@ -351,7 +351,7 @@ class CycleGANTrainer(Callback):
 class CycleCheckpoint(EpochCheckpoint):
     "The UNets' per-epoch checkpoint, with the discriminators' optimiser and every loss term in the history."
     def entry(self) -> dict: return {**super().entry(), **self.learn.cycle_gan_trainer.means()}
-    def state(self) -> dict: return {**super().state(), "d_opt": _plain(self.learn.cycle_gan_trainer.d_opt.state_dict())}
+    def state(self) -> dict: return {**super().state(), "d_opt": plain_state(self.learn.cycle_gan_trainer.d_opt.state_dict())}
 
 # %% ../nbs/15_cyclegan.ipynb #f2e95afd
 def cyclegan_learner(dls, cfg: CycleConfig, lr: float = 2e-4, beta1: float = 0.5, seed: int = 0, path=None):
@@ -374,7 +374,7 @@ def fit_cyclegan(cfg: CycleConfig, dls, folder, epochs: int, decay: int, lr: flo
     from fastai.callback.schedule import ParamScheduler, SchedLin, SchedNo, combine_scheds
     from fastcore.foundation import L
     folder, ckpt = Path(folder), Path(folder)/"checkpoint.pth"
-    key = _key({"cycle": cfg.__dict__, "epochs": epochs, "decay": decay, "lr": lr, "beta1": beta1, "seed": seed, "data": data_key})
+    key = content_key({"cycle": cfg.__dict__, "epochs": epochs, "decay": decay, "lr": lr, "beta1": beta1, "seed": seed, "data": data_key})
     learn = cyclegan_learner(dls, cfg, lr, beta1, seed, folder)
     hist, start = [], 0
     if ckpt.exists():
@@ -397,7 +397,7 @@ def save_cyclegan(folder, model: CycleGAN, config: dict) -> Path:
     "Write weights.pth (all four networks) and config.json (`learner: cyclegan`, the CycleConfig under `model`)."
     folder = Path(folder)
     cfg = {**config, "learner": "cyclegan", "model": dict(vars(CycleConfig.from_dict(config["model"], f"{folder}/config.json")))}
-    _atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()}, folder/"weights.pth")
+    atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()}, folder/"weights.pth")
     atomic_write_json(folder/"config.json", {**cfg, **provenance()})
     return folder
 

@@ -109,12 +109,12 @@ def _finish(settings: Settings, nb_path, experiment, t0: float) -> Path:
 def train_notebook(nb_path, settings: Settings, smoke_mode: bool = False, sets: dict | None = None, verbose: bool = True) -> Path:
     "Run an experiment notebook up to its training cell (data-parallel under torchrun); return the model folder."
     from execnb.shell import CaptureShell
-    from bpho_lib.experiment import read_experiment, notebook_env, _echo
+    from bpho_lib.experiment import read_experiment, notebook_env, echo_cell_output
     nb_path = Path(nb_path)
     nb = read_experiment(nb_path, sets, by="bpho train")
     skip, t0 = {id(c) for c in nb.cells[_training_cell(nb, nb_path) + 1:]}, time.time()  # the cells after training
     sh = CaptureShell(path=nb_path.parent.resolve())
     with notebook_env(settings, smoke_mode, live=verbose):
-        try: sh.run_all(nb, exc_stop=True, preproc=lambda c: id(c) in skip, postproc=_echo(verbose and main_process()))
+        try: sh.run_all(nb, exc_stop=True, preproc=lambda c: id(c) in skip, postproc=echo_cell_output(verbose and main_process()))
         except Exception as e: raise BphoError(f"{nb_path} failed on rank {rank()} ({type(e).__name__}: {e})") from None
     return _finish(settings, nb_path, sh.user_ns.get("EXPERIMENT"), t0)

@@ -16,8 +16,8 @@ from .store import fit_stages, load_model, model_name, save_model
 from .unet import ModelConfig
 
 # %% auto #0
-__all__ = ['smoke', 'train', 'plot_history', 'show_panel', 'evaluate_and_record', 'summary_line', 'parse_sets', 'read_experiment',
-           'notebook_env', 'run_notebook']
+__all__ = ['smoke', 'train', 'plot_history', 'show_panel', 'evaluate_and_record', 'summary_line', 'parse_sets',
+           'echo_cell_output', 'read_experiment', 'notebook_env', 'run_notebook']
 
 # %% ../nbs/14_experiment.ipynb #2da03c4a
 def smoke() -> bool:
@@ -141,7 +141,7 @@ def _announce(nb, name: str, show: bool):
         return False
     return pre
 
-def _echo(show: bool):
+def echo_cell_output(show: bool):
     "postproc for execnb: print a cell's text output (outputs stay in the executed notebook)."
     def post(cell):
         for o in (cell.get("outputs") or []) if show else []:
@@ -181,7 +181,7 @@ def run_notebook(nb_path, settings: Settings, smoke_mode: bool = False, sets: di
     out.mkdir(parents=True, exist_ok=True)
     sh = CaptureShell(path=nb_path.parent.resolve())
     with notebook_env(settings, smoke_mode, live=verbose):
-        try: sh.run_all(nb, exc_stop=True, preproc=_announce(nb, nb_path.stem, verbose), postproc=_echo(verbose))
+        try: sh.run_all(nb, exc_stop=True, preproc=_announce(nb, nb_path.stem, verbose), postproc=echo_cell_output(verbose))
         except Exception as e:
             write_nb(nb, out/f"{nb_path.stem}.failed.ipynb")
             raise BphoError(f"{nb_path} failed ({type(e).__name__}: {e}); executed copy: {out/f'{nb_path.stem}.failed.ipynb'}") from None

@@ -13,7 +13,7 @@ from .config import BphoError, atomic_write_bytes, publish_mode
 
 # %% auto #0
 __all__ = ['AXES', 'CZI_SUFFIXES', 'TIFF_SUFFIXES', 'IMAGE_SUFFIXES', 'check_axes', 'to_axes', 'squeeze_axes', 'Image',
-           'read_czi', 'write_czi', 'read_tiff', 'write_ome_tiff', 'read_image', 'image_info']
+           'czi_scene', 'read_czi', 'write_czi', 'tiff_dims', 'read_tiff', 'write_ome_tiff', 'read_image', 'image_info']
 
 # %% ../nbs/01_io.ipynb #37105ab6
 AXES = "TCZYX"
@@ -84,7 +84,7 @@ def _pick(n: int, i: int | None, path, what: str) -> int:
     if not 0 <= i < n: raise BphoError(f"{path}: {what} {i} requested, the file has {n}")
     return i
 
-def _czi_scene(czi, path, scene: int | None):
+def czi_scene(czi, path, scene: int | None):
     scenes = list(czi.scenes.values())
     return scenes[_pick(len(scenes), scene, path, "scene")]
 
@@ -114,7 +114,7 @@ def read_czi(path, scene: int | None = None, squeeze: bool = True) -> Image:
     path = Path(path)
     try:
         with czifile.CziFile(path, squeeze=False) as czi:
-            sc = _czi_scene(czi, path, scene)
+            sc = czi_scene(czi, path, scene)
             dims, px, names = _czi_layout(sc, path)
             data = sc.asarray()
     except BphoError: raise
@@ -170,7 +170,7 @@ def write_czi(path, data: np.ndarray, axes: str, pixel_size_um: dict, channel_na
 _UNIT_UM = {"µm": 1.0, "μm": 1.0, "um": 1.0, "micron": 1.0, "microns": 1.0, "\\u00B5m": 1.0, "nm": 1e-3, "mm": 1e3,
             "m": 1e6, "cm": 1e4, "Å": 1e-4, "pm": 1e-6}
 
-def _tiff_dims(axes: str, shape, path) -> str:
+def tiff_dims(axes: str, shape, path) -> str:
     "Map tifffile's axes letters onto TCZYX names; refuse what has no meaning here."
     dims, sizes = list(axes), dict(zip(axes, shape))
     for gen in "IQ":
@@ -224,7 +224,7 @@ def read_tiff(path, squeeze: bool = True, series: int | None = None) -> Image:
     try:
         with tifffile.TiffFile(path) as tf:
             s = tf.series[_pick(len(tf.series), series, path, "series")]
-            dims = _tiff_dims(s.axes, s.shape, path)
+            dims = tiff_dims(s.axes, s.shape, path)
             px, names = _tiff_pixel_sizes(tf)
             data = s.asarray()
     except BphoError: raise
@@ -284,13 +284,13 @@ def image_info(path) -> dict:
     try:
         if _kind(path) == "czi":
             with czifile.CziFile(path, squeeze=False) as czi:
-                sc = _czi_scene(czi, path, 0)
+                sc = czi_scene(czi, path, 0)
                 dims, px, names = _czi_layout(sc, path)
                 shape, dtype, nscenes = list(sc.sizes.values()), sc.dtype, len(czi.scenes)
         else:
             with tifffile.TiffFile(path) as tf:
                 s = tf.series[0]
-                dims, shape, dtype = _tiff_dims(s.axes, s.shape, path), s.shape, s.dtype
+                dims, shape, dtype = tiff_dims(s.axes, s.shape, path), s.shape, s.dtype
                 (px, names), nscenes = _tiff_pixel_sizes(tf), len(tf.series)
     except BphoError: raise
     except Exception as e: raise BphoError(f"{path}: not a readable {path.suffix} image ({type(e).__name__}: {e})") from None

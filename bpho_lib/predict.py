@@ -14,7 +14,7 @@ import tifffile
 import torch
 import torch.nn.functional as F
 from .config import BphoError, publish_mode
-from .io import AXES, _czi_scene, _tiff_dims, image_info
+from .io import AXES, czi_scene, tiff_dims, image_info
 from .tiles import normalize, percentiles
 
 # %% auto #0
@@ -33,10 +33,10 @@ class PlaneReader:
         self.sizes = {a: (info["shape"][info["axes"].index(a)] if a in info["axes"] else 1) for a in AXES}
         self.dtype = np.dtype(info["dtype"])
         if info["format"] == "czi":
-            self._czi = czifile.CziFile(self.path, squeeze=False); self._sc = _czi_scene(self._czi, self.path, 0)
+            self._czi = czifile.CziFile(self.path, squeeze=False); self._sc = czi_scene(self._czi, self.path, 0)
         else:
             self._tf = tifffile.TiffFile(self.path); s = self._tf.series[0]
-            self._dims = _tiff_dims(s.axes, s.shape, self.path)
+            self._dims = tiff_dims(s.axes, s.shape, self.path)
             if "S" in s.axes and s.shape[s.axes.index("S")] > 1:
                 self._tf.close(); raise BphoError(f"{self.path}: RGB images are not predicted; save the channel to restore as a grey TIFF")
             self._pages = s.pages

@@ -11,7 +11,8 @@ from .config import BphoError, atomic_write_json, provenance, publish_mode
 from .unet import ModelConfig, build_model
 
 # %% auto #0
-__all__ = ['model_name', 'save_model', 'load_config', 'load_model', 'fit_stages']
+__all__ = ['model_name', 'atomic_torch_save', 'save_model', 'load_config', 'load_model', 'plain_state', 'content_key',
+           'fit_stages']
 
 # %% ../nbs/10_store.ipynb #f56d694d
 def model_name(model: str, dataset: str, configuration: str, hyper: str) -> str:
@@ -22,7 +23,7 @@ def model_name(model: str, dataset: str, configuration: str, hyper: str) -> str:
             raise BphoError(f"model name parts are letters, digits, '.', '-' and single '_', found {p!r}")
     return "__".join(parts)
 
-def _atomic_torch_save(obj, path: Path):
+def atomic_torch_save(obj, path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent); os.close(fd)
     try: torch.save(obj, tmp); publish_mode(tmp); os.replace(tmp, path)
@@ -32,7 +33,7 @@ def save_model(folder, model: torch.nn.Module, config: dict) -> Path:
     "Write weights.pth (state dict) and config.json (with `config['model']`, the ModelConfig) to `folder`."
     folder = Path(folder)
     config = {**config, "model": dict(vars(ModelConfig.from_dict(config["model"], f"{folder}/config.json")))}  # every field
-    _atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()}, folder/"weights.pth")
+    atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()}, folder/"weights.pth")
     atomic_write_json(folder/"config.json", {**config, **provenance()})
     return folder
 
@@ -64,13 +65,15 @@ def load_model(folder, device="cpu") -> tuple[torch.nn.Module, dict]:
     return model.to(device).eval(), cfg
 
 # %% ../nbs/10_store.ipynb #a664fefb
-def _plain(o):
+def plain_state(o):
     "fastai optimiser state with fastcore's L turned into lists, so it loads with weights_only."
-    if isinstance(o, dict): return {k: _plain(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)) or type(o).__name__ == "L": return [_plain(v) for v in o]
+    if isinstance(o, dict): return {k: plain_state(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)) or type(o).__name__ == "L": return [plain_state(v) for v in o]
     return o.item() if hasattr(o, "item") and not isinstance(o, torch.Tensor) else o
 
-def _key(obj) -> str: return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+def content_key(obj) -> str:
+    "16 hex digits of the sha256 of `obj`'s canonical JSON: the key of a training run, from what it is made of."
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 # %% ../nbs/10_store.ipynb #11760c73
 def fit_stages(cfg: ModelConfig, dataset, stages: list, folder, loss: str = "mse", wd: float = 1e-3, seed: int = 0,
@@ -81,7 +84,7 @@ def fit_stages(cfg: ModelConfig, dataset, stages: list, folder, loss: str = "mse
     from bpho_lib.data import tile_dls
     from bpho_lib.unet import restoration_learner
     folder, ckpt = Path(folder), Path(folder)/"checkpoint.pth"
-    key = _key({"model": cfg.__dict__, "dataset": str(dataset), "stages": stages, "loss": loss, "wd": wd, "seed": seed})
+    key = content_key({"model": cfg.__dict__, "dataset": str(dataset), "stages": stages, "loss": loss, "wd": wd, "seed": seed})
     state = None
     if ckpt.exists():
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
