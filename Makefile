@@ -61,7 +61,7 @@ test: $(STAMP)  ## the whole suite: library/notebook sync, pytest, nbdev-test
 	TMPDIR="$$T" $(BIN)/pytest -q; \
 	TMPDIR="$$T" $(BIN)/nbdev-test --skip-file-re '^[12][0-9][0-9]_'
 
-test-profiles: $(STAMP)  ## sample source -> dataset -> smoke experiment under this CPU's kernels and the baseline ones, compared (~12 min on 2 cores)
+test-profiles: $(STAMP)  ## sample source -> dataset -> smoke experiment under this CPU's kernels and the baseline ones, compared (~11 min on 2 cores)
 	$(BIN)/python scripts/check_profiles.py
 
 test-slow: $(STAMP)  ## also the notebook cells flagged slow
