@@ -62,11 +62,11 @@ def capped(cmd, limit: int, cwd=None) -> dict:
         except OSError: pass
 
 def smoke_model() -> dict:
-    "The network of experiment 101's smoke configuration (its SMOKE_MODEL parameter), with its scale and input frames."
+    "The network of experiment 101's smoke configuration (NET in its SMOKE parameter), with its scale and input frames."
     nb = json.loads((REPO/"nbs/101_paired_001_unet.ipynb").read_text())
     src = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).lstrip().startswith("# parameters"))
     ps = {}; exec(src, ps)  # plain assignments of constants (the notebook's parameters cell)
-    return {**ps["SMOKE_MODEL"], "scale": ps["SCALE"], "n_in": ps["N_IN"]}
+    return {**ps["SMOKE"]["NET"], "scale": ps["SCALE"], "n_in": ps["N_IN"]}
 
 def load() -> str:
     "The 1-minute load average (other jobs on a shared machine slow every figure down)."
@@ -112,7 +112,12 @@ def header() -> str:
             f"- versions: bpho {__version__} at commit {git_commit()}, Python {platform.python_version()}, torch {torch.__version__}, "
             f"fastai {fastai.__version__}, numpy {numpy.__version__}\n"
             f"- figures: min / median / max over the repeats stated in each section\n"
-            f"- load average (1 min) when the run started: {load()} on {os.cpu_count()} cores (above the core count, other jobs were competing)\n")
+            f"- load average (1 min) when the run started: {load()} on {os.cpu_count()} cores{busy()}\n")
+
+def busy() -> str:
+    "A note when the load average is above the core count: other jobs were competing."
+    try: return " (above the core count, other jobs were competing)" if os.getloadavg()[0] > (os.cpu_count() or 1) else ""
+    except OSError: return ""
 
 def write_section(out, text: str, title: str | None = None):
     "Replace the `## title...` section of `out` with `text` (in place), or add it before `## GPU`; other sections untouched."

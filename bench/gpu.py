@@ -29,7 +29,7 @@ def train_rate(cfg, tile: int, bs: int, device, steps: int, warmup: int, work: P
     import torch
     from fastai.callback.core import Callback
     from bpho_lib.data import tile_dls
-    from bpho_lib.unet import restoration_learner
+    from bpho_lib.learn import restoration_learner
     folder = synthetic_dataset(work/f"ds{tile}", tile, cfg.scale, cfg.n_in, bs * (steps + warmup), bs)
     dls = tile_dls(folder, tile, bs, device=device)
     learn = restoration_learner(dls, cfg)

@@ -74,9 +74,9 @@ def run(work: Path, budget, sets=()) -> str:
     # the held-out tiles: the largest size of the valid split, as `bpho evaluate` scores
     import torch
     from bpho_lib.predict import predict_tiled, model_multiple
-    from bpho_lib.store import load_model
+    from bpho_lib import store
     hr, lr, bic = (tiles(folder, "valid", 512, r) for r in ("hr", "lr", "bicubic"))
-    model, cfg = load_model(mdir)
+    model, cfg = store.load(mdir)
     mc, n_par = cfg["model"], sum(p.numel() for p in model.parameters())
     net = (f"plain UNet ({mc['base']} ch, {mc['levels']} levels, {n_par / 1e6:.1f}M parameters)" if mc["arch"] == "plain"
            else f"{mc['arch']} UNet ({n_par / 1e6:.1f}M parameters)")
@@ -107,7 +107,7 @@ def run(work: Path, budget, sets=()) -> str:
               f"CAREamics gets it as Lightning's `max_time`.", "",
               "| method | input | PSNR | vs bicubic | PSNR fg | SSIM | training (s) |", "|---|---|---|---|---|---|---|",
               f"| bicubic | LR | {f('bicubic', '-')} |",
-              f"| bpho 101 smoke: {net}, {conf['loss'].upper()}, Adam (decoupled wd {conf['wd']:g}), one-cycle to lr {stages[0]['lr']:g}, {stages[0]['epochs']} epochs, "
+              f"| bpho 101 smoke: {net}, {conf['loss'].upper()}, AdamW (fused, decoupled wd {conf['wd']:g}), one-cycle to lr {stages[0]['lr']:g}, {stages[0]['epochs']} epochs, "
               f"batch {stages[0]['bs']}, dihedral flips ({bpho_samples} samples; torch {torch.__version__}) | {feed} | {f('bpho', f'{bpho_train:.0f}')} |"]
     if care:
         m = care["model"]

@@ -35,7 +35,7 @@ def main():
     import torch, tifffile
     from bpho_lib.io import write_czi
     from bpho_lib.predict import _starts
-    from bpho_lib.store import save_model
+    from bpho_lib.store import save
     from bpho_lib.unet import ModelConfig, build_model
     from bpho_lib.config import tune_malloc
     tuned = tune_malloc()  # the reference runs with the allocator settings the `bpho` command uses
@@ -48,7 +48,7 @@ def main():
     try:
         cfg = {"model": dict(vars(mcfg)), "normalisation": {"percentiles": [2, 99.8]}}
         model = build_model(mcfg).eval()
-        save_model(tmp/"m", model, cfg)
+        save(tmp/"m", model, cfg)
         rng = np.random.default_rng(0)
         tile, ov, bs, mult = 128, 16, 8, mcfg.lr_multiple()  # bpho predict's defaults
         cli = lambda src, *o: [BIN/"bpho", "predict", tmp/"m", src, "-o", tmp/"out", "--overwrite", *o]

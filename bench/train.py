@@ -2,8 +2,8 @@
 model, data, batch size, augmentation and optimiser, measured in one run with the repeats interleaved.
 
 bpho: `tile_dls` + `restoration_learner` + `fit_one_cycle`, as `fit_stages` trains (progress bar, recorder, one-cycle
-schedule, fastai's Adam with decoupled weight decay). Bare: a `torch.utils.data.DataLoader` over the same `TileDataset`,
-the same dihedral augmentation, `torch.optim.AdamW` with fastai's settings (betas 0.9/0.99, eps 1e-5, weight decay 1e-3
+schedule, torch's fused AdamW through fastai's `OptimWrapper`). Bare: a `torch.utils.data.DataLoader` over the
+same `TileDataset`, the same dihedral augmentation, the same `torch.optim.AdamW` (fused) with fastai's settings (betas 0.9/0.99, eps 1e-5, weight decay 1e-3
 except on batch-norm and bias parameters) and `OneCycleLR`. Both time the training phase of one epoch cut at the same
 number of batches (validation skipped), starting from the same weights. The ratio bpho / bare is the framework's overhead.
 
@@ -21,7 +21,7 @@ def bpho_run(folder, cfg, init, n_batches, bs, size, seed, lr=1e-3):
     import fastai.callback.schedule  # noqa: F401  (fit_one_cycle), as fit_stages
     from fastai.callback.core import Callback, CancelTrainException, CancelValidException
     from bpho_lib.data import tile_dls
-    from bpho_lib.unet import restoration_learner
+    from bpho_lib.learn import restoration_learner
     class Cut(Callback):
         "Times each batch of the training phase (end to end, loading included); stops after `n_batches`, skips validation."
         order = 99
@@ -51,7 +51,7 @@ def bare_run(folder, cfg, init, n_batches, bs, size, seed, lr=1e-3):
     ids = {id(p) for p in decay}
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 1e-3},
                              {"params": [p for p in model.parameters() if id(p) not in ids], "weight_decay": 0.0}],
-                            lr=lr, betas=(0.9, 0.99), eps=1e-5)
+                            lr=lr, betas=(0.9, 0.99), eps=1e-5, fused=True)  # as bpho's learner
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=len(dl), pct_start=0.25, base_momentum=0.85, max_momentum=0.95)
     loss_f = torch.nn.MSELoss()
     ts = [(time.perf_counter(), time.process_time())]
@@ -85,7 +85,7 @@ def main():
     work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="bpho-bench-"))
     folder = paired_project(work)/"data/datasets/paired_001"
     nb = {k: int(v) for k, v in (x.split("=") for x in a.batches.split(","))}
-    # experiment 101: smoke = its SMOKE_MODEL (a small plain UNet on the LR grid); full = ResNet-34 DynamicUnet with self-attention and blur
+    # experiment 101: smoke = NET of its SMOKE (a small plain UNet on the LR grid); full = ResNet-34 DynamicUnet with self-attention and blur
     cfgs = {"smoke": ModelConfig.from_dict(smoke_model()), "plain": ModelConfig(arch="plain", n_in=1, scale=4),
             "resnet34": ModelConfig(arch="resnet34", n_in=1, scale=4, self_attention=True, blur=True)}
     rows = []
@@ -119,7 +119,7 @@ def main():
              f"same initial weights; each run times the training phase of one epoch cut after a fixed number of batches "
              f"(validation skipped; one untimed warm-up run of each first).", "",
              "bpho: `tile_dls` + `restoration_learner` + `fit_one_cycle` (fastai). Bare: `torch.utils.data.DataLoader` over the same "
-             "`TileDataset`, the same dihedral augmentation, `torch.optim.AdamW` with fastai's Adam settings, `OneCycleLR`, no fastai. "
+             "`TileDataset`, the same dihedral augmentation, the same `torch.optim.AdamW` (fused, `fused=True`, fastai's Adam settings: bpho's learner drives it through fastai's `OptimWrapper`), `OneCycleLR`, no fastai. "
              + ("Both in one process with the allocator settings the `bpho` command uses (`bpho_lib.config.tune_malloc`)." if tuned else "No allocator tuning (not glibc)."), "",
              "| model | batches per run | bpho samples/s | bare PyTorch samples/s | bpho / bare | bpho samples per CPU-s | bare samples per CPU-s | bpho / bare (CPU) | bpho's fixed cost per `fit` call (s) |",
              "|---|---|---|---|---|---|---|---|---|"]

@@ -23,7 +23,9 @@ def find_max(fits, start: int = 1, limit: int = 4096) -> tuple[int, list]:
     "Largest n in [1, limit] with `fits(n)` (monotone), by doubling then bisection; 0 if 1 does not fit. Returns (n, trials)."
     trials, good, bad, n = [], 0, None, max(1, min(start, limit))
     def t(n):
-        ok = bool(fits(n)); trials.append((n, ok)); return ok
+        ok = bool(fits(n))
+        trials.append((n, ok))
+        return ok
     while bad is None:
         if t(n):
             good = n
@@ -41,26 +43,33 @@ def find_max(fits, start: int = 1, limit: int = 4096) -> tuple[int, list]:
 class MemoryBudget(TorchDispatchMode):
     "Track live bytes of CPU tensors made inside the block; `torch.OutOfMemoryError` when they exceed `budget`."
     def __init__(self, budget: int | None = None):
-        super().__init__(); self.budget, self.live, self.current, self.peak = budget, {}, 0, 0
+        super().__init__()
+        self.budget, self.live, self.current, self.peak = budget, {}, 0, 0
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
         for t in tree_leaves(out):
             if isinstance(t, torch.Tensor) and t.device.type == "cpu": self._add(t)
         return out
     def _add(self, t: torch.Tensor):
-        st = t.untyped_storage(); key = st.data_ptr()
+        st = t.untyped_storage()
+        key = st.data_ptr()
         if key == 0: return
         if key in self.live: self.live[key][1] += 1
         else:
-            self.live[key] = [st.nbytes(), 1]; self.current += st.nbytes(); self.peak = max(self.peak, self.current)
+            self.live[key] = [st.nbytes(), 1]
+            self.current += st.nbytes()
+            self.peak = max(self.peak, self.current)
         weakref.finalize(t, self._release, key)
         if self.budget is not None and self.current > self.budget:
-            raise torch.OutOfMemoryError(f"{self.current} bytes live, over the budget of {self.budget} bytes (CPU stand-in)")
+            raise torch.OutOfMemoryError(f"{self.current} bytes live, over the budget of {self.budget} bytes (CPU "
+                                         f"stand-in)")
     def _release(self, key):
         e = self.live.get(key)
         if e is None: return
         e[1] -= 1
-        if e[1] == 0: self.current -= e[0]; del self.live[key]
+        if e[1] == 0:
+            self.current -= e[0]
+            del self.live[key]
 
 # %% ../nbs/17_batchsize.ipynb #25070b60
 def _steps(cfg: ModelConfig, tile: int, bs: int, device: torch.device, loss: str, steps: int = 2):
@@ -74,7 +83,9 @@ def _steps(cfg: ModelConfig, tile: int, bs: int, device: torch.device, loss: str
     for _ in range(steps):
         with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
             l = lf(model(x).float(), y)
-        l.backward(); opt.step(); opt.zero_grad(set_to_none=True)
+        l.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
 
 def _free(device: torch.device):
     gc.collect()
@@ -89,7 +100,8 @@ def step_peak(cfg: ModelConfig, tile: int, bs: int, device="cpu", budget: int | 
         base = torch.cuda.memory_allocated(device)
         _steps(cfg, tile, bs, device, loss)
         peak = torch.cuda.max_memory_allocated(device) - base
-        if budget is not None and peak > budget: raise torch.OutOfMemoryError(f"peak {peak} bytes over the budget of {budget} bytes")
+        if budget is not None and peak > budget:
+            raise torch.OutOfMemoryError(f"peak {peak} bytes over the budget of {budget} bytes")
         return peak
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # bytes do not depend on threads; one thread cannot be slowed by oversubscribed cores
@@ -118,19 +130,24 @@ def check_tile(cfg: ModelConfig, tile: int):
 def find_batch_size(cfg: ModelConfig, tile: int, device="cpu", budget: int | None = None, loss: str = "mse",
                     limit: int = 4096) -> dict:
     "Largest batch whose training step fits `budget` (default: 90% of the GPU), with its peak memory and the trials."
-    device = torch.device(device); check_tile(cfg, tile)
+    device = torch.device(device)
+    check_tile(cfg, tile)
     budget = budget if budget is not None else default_budget(device)
-    if budget is None: raise BphoError("on the CPU give a memory budget (--budget, e.g. 2GiB): there is no device memory to fill")
+    if budget is None:
+        raise BphoError("on the CPU give a memory budget (--budget, e.g. 2GiB): there is no device memory to fill")
     peaks, t0 = {}, time.time()
     def fits(bs):
-        try: peaks[bs] = step_peak(cfg, tile, bs, device, budget, loss); return True
+        try:
+            peaks[bs] = step_peak(cfg, tile, bs, device, budget, loss)
+            return True
         except torch.OutOfMemoryError: ok = False
         _free(device)  # outside the except block: the traceback no longer holds the step's tensors
         return ok
     bs, trials = find_max(fits, limit=limit)
     amp = amp_dtype(device)
     return {"device": device_name(device), "tile": tile, "batch_size": bs, "peak_bytes": peaks.get(bs), "budget_bytes": budget,
-            "trials": [[n, ok] for n, ok in trials], "seconds": round(time.time() - t0, 2), "loss": loss, "model": asdict(cfg),
+            "trials": [[n, ok] for n, ok in trials], "seconds": round(time.time() - t0,
+                                                                      2), "loss": loss, "model": asdict(cfg),
             "precision": {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(amp, "fp32"),
             "measure": "torch.cuda.max_memory_allocated" if device.type == "cuda" else "CPU stand-in (MemoryBudget: live tensor bytes)"}
 
@@ -146,7 +163,8 @@ def load_store(settings: Settings) -> dict:
     p = store_path(settings)
     if not p.is_file(): return {}
     try: return json.loads(p.read_text())
-    except json.JSONDecodeError as e: raise BphoError(f"{p}: malformed ({e}); delete it and run bpho find-bs again") from None
+    except json.JSONDecodeError as e:
+        raise BphoError(f"{p}: malformed ({e}); delete it and run bpho find-bs again") from None
 
 def store_batch_size(settings: Settings, result: dict, cfg: ModelConfig) -> Path:
     "Record a `find_batch_size` result (replacing an earlier one for the same key)."
@@ -155,7 +173,8 @@ def store_batch_size(settings: Settings, result: dict, cfg: ModelConfig) -> Path
     atomic_write_json(store_path(settings), d)
     return store_path(settings)
 
-def batch_size_for(settings: Settings, cfg: ModelConfig, tile: int, default: int, device=None, loss: str = "mse") -> int:
+def batch_size_for(settings: Settings, cfg: ModelConfig, tile: int, default: int, device=None,
+                   loss: str = "mse") -> int:
     "The batch size `bpho find-bs` found for `cfg` at `tile` on this device, else `default`."
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     e = load_store(settings).get(_key(device_name(device), cfg, tile, loss))
@@ -166,10 +185,12 @@ def read_model_config(path) -> ModelConfig:
     "A ModelConfig from a JSON file (bare, or a model's config.json with a 'model' section) or a model folder."
     p = Path(path)
     if p.is_dir(): p = p/"config.json"
-    if not p.is_file(): raise BphoError(f"{p}: no such file (expected a JSON ModelConfig, a model's config.json or a model folder)")
+    if not p.is_file():
+        raise BphoError(f"{p}: no such file (expected a JSON ModelConfig, a model's config.json or a model folder)")
     try: d = json.loads(p.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e: raise BphoError(f"{p}: not JSON ({e})") from None
-    if not isinstance(d, dict): raise BphoError(f"{p}: expected a JSON object (a ModelConfig), found {type(d).__name__}")
+    if not isinstance(d, dict):
+        raise BphoError(f"{p}: expected a JSON object (a ModelConfig), found {type(d).__name__}")
     return ModelConfig.from_dict(d.get("model", d) if isinstance(d.get("model"), dict) else d, str(p))
 
 def parse_bytes(s: str) -> int:
@@ -179,4 +200,5 @@ def parse_bytes(s: str) -> int:
              "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40, "KI": 2**10, "MI": 2**20, "GI": 2**30}
     u = (m.group(2) or "").upper() if m else None
     try: return int(float(m.group(1)) * units[u])
-    except (AttributeError, KeyError, ValueError): raise BphoError(f"--budget: expected bytes such as 2GiB, 500MB or 1e9, found {s!r}") from None
+    except (AttributeError, KeyError, ValueError):
+        raise BphoError(f"--budget: expected bytes such as 2GiB, 500MB or 1e9, found {s!r}") from None

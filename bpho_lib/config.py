@@ -11,8 +11,8 @@ from pathlib import Path
 
 # %% auto #0
 __all__ = ['FOLDERS', 'BphoError', 'find_project', 'Settings', 'get_settings', 'publish_mode', 'atomic_write_bytes',
-           'atomic_write_text', 'atomic_write_json', 'atomic_dir', 'sha256_file', 'git_commit', 'provenance',
-           'tune_malloc']
+           'atomic_write_text', 'atomic_write_json', 'atomic_torch_save', 'content_key', 'atomic_dir', 'sha256_file',
+           'git_commit', 'provenance', 'tune_malloc']
 
 # %% ../nbs/00_config.ipynb #5599801c
 class BphoError(Exception):
@@ -86,7 +86,9 @@ def get_settings(root=None, manifest=None, project=None) -> Settings:
 
 # %% ../nbs/00_config.ipynb #0c268d64
 def _umask() -> int:
-    m = os.umask(0); os.umask(m); return m
+    m = os.umask(0)
+    os.umask(m)
+    return m
 
 def publish_mode(path, folder: bool = False):
     "Give a file (or folder) made by mkstemp/mkdtemp (private: 0600/0700) the usual permissions under the umask."
@@ -94,20 +96,45 @@ def publish_mode(path, folder: bool = False):
 
 def atomic_write_bytes(path, data: bytes):
     "Write `data` to `path` through a temporary file in the same folder, then rename."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f: f.write(data); f.flush(); os.fsync(f.fileno())
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
         publish_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 def atomic_write_text(path, text: str): atomic_write_bytes(path, text.encode("utf-8"))
 
 def atomic_write_json(path, obj):
     "Write `obj` as indented, key-sorted JSON (stable diffs), atomically."
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+# %% ../nbs/00_config.ipynb #8baba013
+def atomic_torch_save(obj, path):
+    "`torch.save` of `obj` to `path` through a temporary file in the same folder, then rename."
+    import torch  # torch is heavy; the command line's light commands never need it
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        publish_mode(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+def content_key(obj) -> str:
+    "16 hex digits of the sha256 of `obj`'s canonical JSON: the key of a training run, from what it is made of."
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 # %% ../nbs/00_config.ipynb #3b07cb1f
 @contextmanager
@@ -122,7 +149,8 @@ def atomic_dir(dest):
         publish_mode(tmp, folder=True)
         os.rename(tmp, dest)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True); raise
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 # %% ../nbs/00_config.ipynb #8b4c1e6e
 def sha256_file(path, chunk: int = 1 << 20) -> str:

@@ -20,7 +20,8 @@ __all__ = ['read_tiles_table', 'dataset_info', 'TileDataset', 'dihedral', 'Dihed
 def read_tiles_table(folder) -> list[dict]:
     "Rows of a dataset's tiles.csv."
     folder = Path(folder)
-    if not (folder/"tiles.csv").is_file(): raise BphoError(f"{folder}: not a dataset (no tiles.csv); build it with its script in scripts/dataset/")
+    if not (folder/"tiles.csv").is_file():
+        raise BphoError(f"{folder}: not a dataset (no tiles.csv); build it with its script in scripts/dataset/")
     with open(folder/"tiles.csv", newline="") as f: return list(csv.DictReader(f))
 
 def dataset_info(folder) -> dict:
@@ -37,7 +38,8 @@ class TileDataset(torch.utils.data.Dataset):
         if not rows: raise BphoError(f"{self.folder}: no {split} tiles of size {size} (sizes here: "
                                      f"{sorted({int(r['size']) for r in read_tiles_table(folder)})})")
         for role in (x_role, y_role):
-            if role not in rows[0]: raise BphoError(f"{self.folder}: no role {role!r} in tiles.csv (roles: {[k for k in rows[0] if k not in ('tile', 'split', 'size', 'source_file', 'y', 'x', 't')]})")
+            if role not in rows[0]:
+                raise BphoError(f"{self.folder}: no role {role!r} in tiles.csv (roles: {[k for k in rows[0] if k not in ('tile', 'split', 'size', 'source_file', 'y', 'x', 't')]})")
         as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a if a.ndim == 3 else a[None], dtype=np.float32))
         self.rows = rows
         self.x = [as_t(load_tile(self.folder/r[x_role])) for r in rows]
@@ -61,7 +63,8 @@ class Dihedral:
     def __call__(self, b):
         x, y = b
         ks = torch.randint(0, 8, (x.shape[0],), generator=self.g).tolist()
-        return (torch.stack([dihedral(a, k) for a, k in zip(x, ks)]), torch.stack([dihedral(a, k) for a, k in zip(y, ks)]))
+        return (torch.stack([dihedral(a, k) for a, k in zip(x, ks)]),
+                torch.stack([dihedral(a, k) for a, k in zip(y, ks)]))
 
 # %% ../nbs/08_data.ipynb #744f7a0d
 def default_workers(device) -> int:
@@ -78,7 +81,8 @@ def tile_dls(folder, size: int, bs: int, x_role: str = "lr", y_role: str = "hr",
     device = torch.device(device)
     workers = default_workers(device) if workers is None else workers
     kw = dict(device=device, pin_memory=device.type == "cuda", num_workers=workers)
-    train = DataLoader(tr, bs=min(bs, len(tr)), shuffle=True, drop_last=True, after_batch=Dihedral(seed) if augment else None, **kw)
+    train = DataLoader(tr, bs=min(bs, len(tr)), shuffle=True, drop_last=True,
+                       after_batch=Dihedral(seed) if augment else None, **kw)
     train.rng.seed(seed)
     valid = DataLoader(va, bs=min(bs, len(va)), shuffle=False, drop_last=False, **kw)
     dls = DataLoaders(train, valid, device=device)

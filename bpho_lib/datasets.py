@@ -6,7 +6,6 @@
 from __future__ import annotations
 import csv, hashlib, io as _io, json, os, shutil, sys, time
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 import numpy as np
 import tifffile
@@ -15,21 +14,21 @@ from .datasources import Source, require, scan_files, source_record
 from .io import IMAGE_SUFFIXES, image_info, read_image
 from .tiles import (align_hr, check_image, foreground, normalize, percentiles, register_pair, residual_shift,
                             sample_positions, split_files, upsample)
-from .crappify import parse_crappifier
+from .crappify import Degradation, make_degradation, parse_crappifier
 from threadpoolctl import threadpool_limits
 
 # %% auto #0
 __all__ = ['BUILDERS', 'save_tile', 'load_tile', 'image_stem', 'images_in', 'read_as', 'plan_paired', 'process_paired',
-           'plan_synth', 'process_synth', 'resolve_generator', 'plan_cyclegan_synth', 'process_cyclegan_synth',
-           'plan_multiframe', 'process_multiframe', 'plan_denoise', 'process_denoise', 'fingerprint', 'build_dataset',
-           'summary', 'run_script', 'show_tiles']
+           'plan_synth', 'process_synth', 'degradation_for', 'plan_multiframe', 'process_multiframe', 'plan_denoise',
+           'process_denoise', 'fingerprint', 'build_dataset', 'summary', 'run_script', 'show_tiles']
 
 # %% ../nbs/07_datasets.ipynb #17478737
 def save_tile(root: Path, rel: str, arr: np.ndarray) -> str:
     "Write one tile (float32 TIFF for YX, .npy for CYX) under `root`; returns its relative path."
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     rel = rel + (".tif" if arr.ndim == 2 else ".npy")
-    p = root/rel; p.parent.mkdir(parents=True, exist_ok=True)
+    p = root/rel
+    p.parent.mkdir(parents=True, exist_ok=True)
     if arr.ndim == 2: tifffile.imwrite(p, arr, photometric="minisblack", metadata=None)
     else: np.save(p, arr)
     return rel
@@ -49,7 +48,8 @@ def image_stem(name: str) -> str:
 
 def images_in(folder: Path) -> dict:
     "{stem: path} of the image files directly in `folder`."
-    if not folder.is_dir(): raise BphoError(f"{folder}: folder not found (expected images here, from the source's layout)")
+    if not folder.is_dir():
+        raise BphoError(f"{folder}: folder not found (expected images here, from the source's layout)")
     out = {}
     for rel in scan_files(folder):
         if "/" in rel or not rel.lower().endswith(IMAGE_SUFFIXES): continue
@@ -66,7 +66,8 @@ def read_as(path, axes: str) -> np.ndarray:
 
 def _shape(path, axes: str) -> list:
     info = image_info(path)
-    if info["axes"] != axes: raise BphoError(f"{path}: expected a {axes} image, found axes {info['axes']} (shape {info['shape']})")
+    if info["axes"] != axes:
+        raise BphoError(f"{path}: expected a {axes} image, found axes {info['axes']} (shape {info['shape']})")
     return info["shape"]
 
 # %% ../nbs/07_datasets.ipynb #ec0188b6
@@ -75,7 +76,8 @@ def _cut(out: Path, item: dict, size: int, positions, make, extra=None) -> list:
     rows = []
     for k, (y, x) in enumerate(positions):
         tile = f"{item['stem']}_{size}_{k:03d}"
-        files = {role: save_tile(out, f"{item['split']}/{size}/{role}/{tile}", a) for role, a in make(y, x, size, k).items()}
+        files = {role: save_tile(out, f"{item['split']}/{size}/{role}/{tile}", a) for role,
+                 a in make(y, x, size, k).items()}
         rows.append({"tile": tile, "split": item["split"], "size": size, "source_file": item["source_file"],
                      "y": y, "x": x, **(extra(k) if extra else {}), **files})
     return rows
@@ -89,14 +91,16 @@ def _items(src: Source, p: dict, key: str, files: dict, **more) -> list:
 def _crappifier(p: dict):
     "The dataset's crappifier, which must shrink by the dataset's scale."
     c = parse_crappifier(p["crappifier"])
-    if c.scale != p["scale"]: raise BphoError(f"crappifier {p['crappifier']!r} shrinks {c.scale}x, the dataset's scale is {p['scale']}")
+    if c.scale != p["scale"]:
+        raise BphoError(f"crappifier {p['crappifier']!r} shrinks {c.scale}x, the dataset's scale is {p['scale']}")
     return c
 
 def _sizes(p: dict):
     if len(p["sizes"]) != len(p["tiles_per_image"]):
         raise BphoError(f"sizes {p['sizes']} and tiles_per_image {p['tiles_per_image']} must have the same length")
     bad = [z for z in p["sizes"] if z % p["scale"]]
-    if bad: raise BphoError(f"tile sizes {bad} are not multiples of the scale {p['scale']} (LR and HR tiles must coincide)")
+    if bad:
+        raise BphoError(f"tile sizes {bad} are not multiples of the scale {p['scale']} (LR and HR tiles must coincide)")
     return zip(p["sizes"], p["tiles_per_image"])
 
 # %% ../nbs/07_datasets.ipynb #0c20f633
@@ -133,7 +137,8 @@ def process_paired(item: dict, p: dict, out: Path, rng) -> dict:
         pos, rej = sample_positions(fg, valid, size, n, rng, p["fg_rel"], step=s)
         info["rejected_tiles"] += rej
         rows += _cut(out, item, size, pos, lambda y, x, z, k: {"lr": lrn[y // s:(y + z) // s, x // s:(x + z) // s],
-                                                            "hr": hrn[y:y + z, x:x + z], "bicubic": bic[y:y + z, x:x + z]})
+                                                            "hr": hrn[y:y + z, x:x + z], "bicubic": bic[y:y + z,
+                                                                    x:x + z]})
     return {"rows": rows, "info": info}
 
 # %% ../nbs/07_datasets.ipynb #7807b7f9
@@ -143,8 +148,7 @@ def _hr_images(src: Source) -> dict:
     raise BphoError(f"source {src.name!r} is {src.kind}; synthetic pairs come from paired (HR side) or single sources")
 
 def plan_synth(src: Source, p: dict) -> list:
-    "One item per HR image; the crappifier's scale must be the dataset's."
-    _crappifier(p)
+    "One item per HR image (the degradation was checked by `degradation_for`)."
     hr = _hr_images(src)
     for f in hr.values(): _shape(f, "YX")
     return _items(src, p, "hr", hr)
@@ -158,7 +162,8 @@ def _synth_tiles(item: dict, p: dict, out: Path, rng, degrade) -> dict:
     hrn = normalize(hr, ph)
     fg, valid = foreground(hrn), np.ones(hr.shape, bool)
     def make(y, x, z, k):
-        t = hrn[y:y + z, x:x + z]; lr = degrade(t, rng)
+        t = hrn[y:y + z, x:x + z]
+        lr = degrade(t, rng)
         return {"lr": lr, "hr": t, "bicubic": upsample(lr, s)}
     rows, info = [], {"normalisation": {"hr": ph}, "rejected_tiles": 0}
     for size, n in _sizes(p):
@@ -167,52 +172,29 @@ def _synth_tiles(item: dict, p: dict, out: Path, rng, degrade) -> dict:
         rows += _cut(out, item, size, pos, make)
     return {"rows": rows, "info": info}
 
-def process_synth(item: dict, p: dict, out: Path, rng) -> dict:
-    "Normalise one HR image and cut HR tiles with their crappified LR and its bicubic upsampling."
-    return _synth_tiles(item, p, out, rng, _crappifier(p))
+def process_synth(item: dict, p: dict, out: Path, rng, degradation: Degradation | None = None) -> dict:
+    "Normalise one HR image and cut HR tiles with their degraded LR (crappifier by default) and its bicubic upsampling."
+    return _synth_tiles(item, p, out, rng, degradation or _crappifier(p))
 
 # %% ../nbs/07_datasets.ipynb #b18b34d6
-_GENERATORS: dict = {}  # per process: generators already loaded
-
-def resolve_generator(settings: Settings, p: dict) -> tuple[dict, Path]:
-    "Check the generator named in `p` (model folder, direction, scale) and add its weights' sha256 to the parameters."
-    from bpho_lib.cyclegan import load_generator
-    folder = settings.models/p["generator"]
-    _, cfg = load_generator(folder, p.get("direction", "AB"))
-    g = cfg["generator"]
-    if g["dims"] != 2: raise BphoError(f"{folder}: a {g['dims']}D generator; synthetic LR tiles need a 2D one")
-    if g["scale"] != Fraction(1, p["scale"]):
-        raise BphoError(f"{folder}: the generator {p.get('direction', 'AB')} changes the pixel count by {g['scale']}, the dataset's scale is {p['scale']} (expected 1/{p['scale']})")
-    sha = hashlib.sha256((folder/"weights.pth").read_bytes()).hexdigest()
-    return {**p, "direction": p.get("direction", "AB"), "generator_sha256": sha}, folder
-
-def plan_cyclegan_synth(src: Source, p: dict) -> list:
-    "One item per HR image, as for crappified pairs."
-    hr = _hr_images(src)
-    for f in hr.values(): _shape(f, "YX")
-    return _items(src, p, "hr", hr)
-
-def _generator(folder: str, direction: str):
-    "A generator as a degradation: normalised HR tile -> LR tile (one pass over the tile)."
-    import torch
-    from bpho_lib.cyclegan import load_generator
-    from bpho_lib.predict import predict_tiled
-    if (folder, direction) not in _GENERATORS:
-        _GENERATORS[(folder, direction)] = load_generator(folder, direction)
-    g, cfg = _GENERATORS[(folder, direction)]
-    gi = cfg["generator"]
-    return lambda t, rng: predict_tiled(g, t[None], gi["scale"], tile=max(t.shape), overlap=0, multiple=gi["multiple"], device=torch.device("cpu"))
-
-def process_cyclegan_synth(item: dict, p: dict, out: Path, rng) -> dict:
-    "Normalise one HR image and cut HR tiles with the generator's LR and its bicubic upsampling."
-    return _synth_tiles(item, p, out, rng, _generator(item["generator_dir"], p["direction"]))
+def degradation_for(settings: Settings, p: dict) -> Degradation:
+    "The degradation a synthetic dataset's parameters name (`degradation`, else `crappifier`), at the dataset's scale."
+    if ("degradation" in p) == ("crappifier" in p):
+        raise BphoError("synthetic pairs need exactly one of the parameters 'crappifier' and 'degradation'")
+    spec = p.get("degradation", p.get("crappifier"))
+    d = make_degradation(spec, settings)
+    if d.scale != p["scale"]:
+        raise BphoError(f"degradation {spec!r} shrinks {d.scale}x, the dataset's scale is {p['scale']} (expected 1/{p['scale']})")
+    return d
 
 # %% ../nbs/07_datasets.ipynb #a9ed79a5
 def plan_multiframe(src: Source, p: dict) -> list:
     "One item per movie long enough for the frame window."
-    if src.kind != "movie": raise BphoError(f"source {src.name!r} is {src.kind}; multi-frame samples come from movie sources")
+    if src.kind != "movie":
+        raise BphoError(f"source {src.name!r} is {src.kind}; multi-frame samples come from movie sources")
     _crappifier(p)
-    if p["frames"] % 2 == 0: raise BphoError(f"frames must be odd (a window centred on the target), found {p['frames']}")
+    if p["frames"] % 2 == 0:
+        raise BphoError(f"frames must be odd (a window centred on the target), found {p['frames']}")
     movies = images_in(src.folder("movies"))
     for f in movies.values():
         t = _shape(f, "TYX")[0]
@@ -222,7 +204,8 @@ def plan_multiframe(src: Source, p: dict) -> list:
 def process_multiframe(item: dict, p: dict, out: Path, rng) -> dict:
     "Cut (frames, y, x) windows of one movie: crappified LR stacks, HR middle frames, bicubic of the middle LR."
     mv = read_as(item["movie"], "TYX")
-    if (why := check_image(mv, item["movie"])): return {"rows": [], "info": {"skipped": f"{Path(item['movie']).name}: {why}"}}
+    if (why := check_image(mv, item["movie"])):
+        return {"rows": [], "info": {"skipped": f"{Path(item['movie']).name}: {why}"}}
     crap, s, h = _crappifier(p), p["scale"], p["frames"] // 2
     pm = percentiles(mv, *p["percentiles"])
     mvn = normalize(mv, pm)
@@ -243,7 +226,8 @@ def process_multiframe(item: dict, p: dict, out: Path, rng) -> dict:
 # %% ../nbs/07_datasets.ipynb #3d050baf
 def plan_denoise(src: Source, p: dict) -> list:
     "One item per field present at every noise level."
-    if src.kind != "noisy_clean": raise BphoError(f"source {src.name!r} is {src.kind}; denoising pairs come from noisy_clean sources")
+    if src.kind != "noisy_clean":
+        raise BphoError(f"source {src.name!r} is {src.kind}; denoising pairs come from noisy_clean sources")
     levels = p["levels"] or src.layout["levels"]
     clean = images_in(src.folder("clean"))
     noisy = {lv: images_in(src.folder("noisy", lv)) for lv in levels}
@@ -264,7 +248,8 @@ def process_denoise(item: dict, p: dict, out: Path, rng) -> dict:
     pc = percentiles(clean, *p["percentiles"])
     cn, nn = normalize(clean, pc), {lv: normalize(a, pc) for lv, a in noisy.items()}
     fg, valid = foreground(cn), np.ones(clean.shape, bool)
-    make = lambda y, x, z, k: {"clean": cn[y:y + z, x:x + z], **{f"noisy_{int(lv):02d}": a[y:y + z, x:x + z] for lv, a in nn.items()}}
+    make = lambda y, x, z, k: {"clean": cn[y:y + z, x:x + z],
+                               **{f"noisy_{int(lv):02d}": a[y:y + z, x:x + z] for lv, a in nn.items()}}
     rows, info = [], {"normalisation": {"clean": pc}, "rejected_tiles": 0}
     for size, n in _sizes(p):
         pos, rej = sample_positions(fg, valid, size, n, rng, p["fg_rel"])
@@ -274,7 +259,6 @@ def process_denoise(item: dict, p: dict, out: Path, rng) -> dict:
 
 # %% ../nbs/07_datasets.ipynb #6866ea87
 BUILDERS = {"paired": (plan_paired, process_paired), "synth": (plan_synth, process_synth),
-            "cyclegan_synth": (plan_cyclegan_synth, process_cyclegan_synth),
             "multiframe": (plan_multiframe, process_multiframe), "denoise": (plan_denoise, process_denoise)}
 
 # %% ../nbs/07_datasets.ipynb #7d523c07
@@ -284,18 +268,22 @@ def fingerprint(builder: str, params: dict, sources: dict) -> str:
 
 def _work(args):
     "Process one item (in a worker process or inline) with single-threaded BLAS, as every worker has it."
-    builder, item, params, out = args
+    builder, item, params, out, degradation = args
     rng = np.random.default_rng([params["seed"], item["index"]])
+    more = {} if degradation is None else {"degradation": degradation}
     # The registration's least squares differ in their last bits with BLAS's thread count, and its sub-pixel phase
     # correlation steps amplify that (measured: 2.5e-4 LR px on a sample field, 1 thread against 2): one thread for
     # every item keeps the tiles byte-identical whatever the number of workers.
     with threadpool_limits(limits=1, user_api="blas"):
-        return BUILDERS[builder][1](item, params, Path(out), rng)
+        return BUILDERS[builder][1](item, params, Path(out), rng, **more)
 
 def _results(items, args, workers: int, bar):
     "Results of `_work` in item order, inline or from a pool of `workers` processes."
     if workers <= 1 or len(items) <= 1:
-        for a in args: r = _work(a); bar.update(); yield r
+        for a in args:
+            r = _work(a)
+            bar.update()
+            yield r
         return
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
@@ -305,7 +293,9 @@ def _results(items, args, workers: int, bar):
     os.environ.update({k: "1" for k in _THREAD_VARS})
     try:
         with ProcessPoolExecutor(min(workers, len(items)), mp_context=mp.get_context("spawn")) as ex:
-            for r in ex.map(_work, args): bar.update(); yield r
+            for r in ex.map(_work, args):
+                bar.update()
+                yield r
     finally:
         for k, v in saved.items():
             if v is None: os.environ.pop(k, None)
@@ -327,12 +317,17 @@ def _existing(dest: Path, fp: str, params: dict, digests: dict):
 
 def _counts(rows) -> dict:
     out = {}
-    for r in rows: out.setdefault(r["split"], {}).setdefault(str(r["size"]), 0); out[r["split"]][str(r["size"])] += 1
+    for r in rows:
+        out.setdefault(r["split"], {}).setdefault(str(r["size"]), 0)
+        out[r["split"]][str(r["size"])] += 1
     return out
 
 def _write_table(path: Path, rows: list):
     cols = list(dict.fromkeys(k for r in rows for k in r))
-    buf = _io.StringIO(); w = csv.DictWriter(buf, cols, lineterminator="\n"); w.writeheader(); w.writerows(rows)
+    buf = _io.StringIO()
+    w = csv.DictWriter(buf, cols, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
     atomic_write_text(path, buf.getvalue())
 
 # %% ../nbs/07_datasets.ipynb #374cd7fb
@@ -345,15 +340,15 @@ def build_dataset(settings: Settings, name: str, builder: str, source: str, para
     scale = 1 if builder == "denoise" else params.get("scale") or (int(round(src.scale)) if src.scale else 4)
     params = {**params, "scale": scale}
     digests = {source: source_record(settings, source)}
-    extra = {}
-    if builder == "cyclegan_synth":
-        params, gdir = resolve_generator(settings, params); extra["generator_dir"] = str(gdir)
+    degradation = degradation_for(settings, params) if builder == "synth" else None
+    if degradation is not None and "degradation" in params: params = {**params, "degradation": degradation.record()}
     fp, dest = fingerprint(builder, params, digests), settings.datasets/name
-    items = [{**it, **extra} for it in BUILDERS[builder][0](src, params)]
+    items = BUILDERS[builder][0](src, params)
     list(_sizes(params))  # sizes and scale agree, before any work
     if dest.exists() and not force:
         meta = _existing(dest, fp, params, digests)
-        log(f"{name}: already built from the same source content and parameters ({dest})"); return meta
+        log(f"{name}: already built from the same source content and parameters ({dest})")
+        return meta
     n_split = {sp: sum(i["split"] == sp for i in items) for sp in ("train", "valid")}
     if dry_run:
         log(f"{name}: would build {dest} from {source} ({len(items)} items: {n_split['train']} train, {n_split['valid']} valid), "
@@ -363,11 +358,14 @@ def build_dataset(settings: Settings, name: str, builder: str, source: str, para
     staging = dest.with_name(f".{name}.build")
     if staging.exists(): shutil.rmtree(staging)  # left by a killed build; atomic_dir never leaves one otherwise
     with atomic_dir(staging) as tmp:
-        args = [(builder, it, params, str(tmp)) for it in items]
-        with tqdm(total=len(items), desc=f"building {name}", unit="item", disable=None, file=sys.stderr, leave=False) as bar:
+        args = [(builder, it, params, str(tmp), degradation) for it in items]
+        with tqdm(total=len(items), desc=f"building {name}", unit="item", disable=None, file=sys.stderr,
+                  leave=False) as bar:
             for it, r in zip(items, _results(items, args, workers, bar)):
-                rows += r["rows"]; files[it["stem"]] = {"split": it["split"], "source_file": it["source_file"], **r["info"]}
-        if not rows: raise BphoError(f"{name}: no tile could be cut from {source} (see the reasons: {[f.get('skipped') for f in files.values()]})")
+                rows += r["rows"]
+                files[it["stem"]] = {"split": it["split"], "source_file": it["source_file"], **r["info"]}
+        if not rows:
+            raise BphoError(f"{name}: no tile could be cut from {source} (see the reasons: {[f.get('skipped') for f in files.values()]})")
         _write_table(tmp/"tiles.csv", rows)
         meta = {"name": name, "builder": builder, "params": params, "seed": params["seed"], "sources": digests,
                 "fingerprint": fp, "counts": _counts(rows), "n_tiles": len(rows), "files": files,
@@ -383,7 +381,8 @@ def _script_record(script, settings) -> dict | None:
     "The script's path in its repository and the sha256 of its text."
     if not script: return None
     from bpho_lib.config import find_project
-    p = Path(script).resolve(); top = find_project(p.parent)
+    p = Path(script).resolve()
+    top = find_project(p.parent)
     rel = p.relative_to(top) if p.is_relative_to(top) else p
     return {"path": str(rel), "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
 
@@ -401,8 +400,10 @@ def summary(meta: dict) -> str:
              f"in {meta['build_seconds']:.1f} s ({meta['n_tiles'] / max(meta['build_seconds'], 1e-9):.1f} tiles/s)",
              "  split   " + "".join(f"{s:>7}" for s in sizes)]
     for sp in ("train", "valid"):
-        if sp in meta["counts"]: lines.append(f"  {sp:<7} " + "".join(f"{meta['counts'][sp].get(str(s), 0):>7}" for s in sizes))
-    lines.append(f"  {len(meta['files'])} files, {len(meta['skipped'])} skipped, {meta['rejected_tiles']} background tiles rejected")
+        if sp in meta["counts"]:
+            lines.append(f"  {sp:<7} " + "".join(f"{meta['counts'][sp].get(str(s), 0):>7}" for s in sizes))
+    lines.append(f"  {len(meta['files'])} files, {len(meta['skipped'])} skipped, {meta['rejected_tiles']} background "
+                 f"tiles rejected")
     lines += [f"  skipped {k}: {v}" for k, v in meta["skipped"].items()]
     return "\n".join(lines)
 
@@ -414,7 +415,8 @@ def run_script(script: str, doc: str, builder: str, source: str, params: dict, a
     p = argparse.ArgumentParser(prog=f"python scripts/dataset/{name}.py", description=doc,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--source", default=source, help=f"source to build from (default: {source})")
-    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="parallel processes (default: %(default)s)")
+    p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                   help="parallel processes (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="rebuild even if built with other parameters")
     p.add_argument("--dry-run", action="store_true", help="print the plan and write nothing")
     p.add_argument("--root", help="data root (default: $BPHO_ROOT, else settings.ini)")
@@ -427,9 +429,11 @@ def run_script(script: str, doc: str, builder: str, source: str, params: dict, a
                       workers=a.workers, force=a.force, dry_run=a.dry_run)
         return 0
     except BphoError as e:
-        print(f"{name}: error: {e}", file=sys.stderr); return 1
+        print(f"{name}: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print(f"{name}: interrupted; nothing was kept", file=sys.stderr); return 130
+        print(f"{name}: interrupted; nothing was kept", file=sys.stderr)
+        return 130
 
 # %% ../nbs/07_datasets.ipynb #77b6f38e
 def show_tiles(folder, n: int = 4, size: int | None = None, split: str = "train", roles=None):
@@ -443,8 +447,10 @@ def show_tiles(folder, n: int = 4, size: int | None = None, split: str = "train"
     fig, axs = plt.subplots(len(rows), len(roles), figsize=(2.2 * len(roles), 2.2 * len(rows)), squeeze=False)
     for i, r in enumerate(rows):
         for j, role in enumerate(roles):
-            a = load_tile(folder/r[role]); a = a[a.shape[0] // 2] if a.ndim == 3 else a
-            axs[i, j].imshow(a, cmap="magma", vmin=0, vmax=1); axs[i, j].axis("off")
+            a = load_tile(folder/r[role])
+            a = a[a.shape[0] // 2] if a.ndim == 3 else a
+            axs[i, j].imshow(a, cmap="magma", vmin=0, vmax=1)
+            axs[i, j].axis("off")
             if i == 0: axs[i, j].set_title(role)
         axs[i, 0].text(0, -0.02, r["tile"], transform=axs[i, 0].transAxes, va="top", fontsize=7)
     fig.tight_layout()

@@ -20,7 +20,8 @@ KINDS = {
     "movie":       {"layout": {"movies": "."}, "pixel": ("xy",)},
     "single":      {"layout": {"images": "."}, "pixel": ("xy",)},
     "noisy_clean": {"layout": {"noisy": "noisy/{level}", "clean": "clean", "levels": [1]}, "pixel": ("xy",)},
-    "volume":      {"layout": {"volumes": "."}, "pixel": ("xy", "z")},  # 3D stacks (ZYX), e.g. FIB-SEM or expansion microscopy
+    # 3D stacks (ZYX), e.g. FIB-SEM or expansion microscopy
+    "volume":      {"layout": {"volumes": "."}, "pixel": ("xy", "z")},
 }
 REQUIRED = ("kind", "path", "description", "origin", "pixel_size_um", "layout")
 OPTIONAL = ("scale", "frame_interval_s", "notes", "sample")
@@ -121,7 +122,8 @@ def _check_overlaps(sources: list, manifest):
 def load_manifest(settings: Settings) -> dict[str, Source]:
     "All sources declared in the settings' manifest, checked."
     m = settings.manifest
-    if not m.is_file(): raise BphoError(f"{m}: datasources manifest not found (expected a TOML file declaring the sources)")
+    if not m.is_file():
+        raise BphoError(f"{m}: datasources manifest not found (expected a TOML file declaring the sources)")
     try: text = m.read_text(encoding="utf-8")
     except UnicodeDecodeError as e: raise BphoError(f"{m}: not UTF-8 text ({e})") from None
     return _parse_manifest(text, m, settings.root)
@@ -165,10 +167,12 @@ def _check_entry(p: Path, name: str, e) -> None:
         if not ok: raise BphoError(f"{p}: entry {name!r} is malformed (expected a simulated recipe and files)")
         digest = json_digest(e["simulated"])
     else:
-        if not _hashed_files_ok(e): raise BphoError(f"{p}: entry {name!r} is malformed (expected files with size and sha256)")
+        if not _hashed_files_ok(e):
+            raise BphoError(f"{p}: entry {name!r} is malformed (expected files with size and sha256)")
         digest = source_digest(e["files"])
     if e.get("digest") != digest:
-        raise BphoError(f"{p}: entry {name!r} does not match its own digest: the lock was edited by hand or badly merged")
+        raise BphoError(f"{p}: entry {name!r} does not match its own digest: the lock was edited by hand or badly "
+                        f"merged")
 
 def _read_lock_file(p: Path, versions: tuple) -> dict:
     "The sources of a lock file (committed or this machine's), every entry checked; {} if there is none."
@@ -211,7 +215,8 @@ def source_record(settings: Settings, name: str) -> dict:
     "How artefacts record the frozen source `name` they were made from: its kind, the digest of its content here and, for a simulated source, the digest of its recipe."
     src, lock = get_source(settings, name), load_lock(settings)
     entry = frozen_entry(settings, name, lock)
-    if entry is None: raise BphoError(f"source {name!r} is not frozen here: {verify(settings, name, lock=lock).summary()}")
+    if entry is None:
+        raise BphoError(f"source {name!r} is not frozen here: {verify(settings, name, lock=lock).summary()}")
     rec = {"digest": entry["digest"], "kind": src.kind}
     return {**rec, "recipe_digest": lock[name]["digest"]} if "simulated" in lock[name] else rec
 
@@ -226,7 +231,8 @@ class _VerifyCache:
         e = self.d.get(str(p))
         return e[2] if e and e[0] == st.st_size and e[1] == st.st_mtime_ns else None
     def put(self, p: Path, st, sha: str):
-        self.d[str(p)] = [st.st_size, st.st_mtime_ns, sha]; self.dirty = True
+        self.d[str(p)] = [st.st_size, st.st_mtime_ns, sha]
+        self.dirty = True
     def save(self):
         "Keep what was hashed; the cache only saves time, so a root that cannot be written to just goes without."
         if not self.dirty: return
@@ -237,7 +243,9 @@ def _hash_files(folder: Path, rels, cache: _VerifyCache | None = None, progress=
     "{rel: {size, sha256}} for files under `folder`, recording hashes in `cache`."
     out = {}
     for rel in rels:
-        p = folder/rel; st = p.stat(); sha = sha256_file(p)
+        p = folder/rel
+        st = p.stat()
+        sha = sha256_file(p)
         if cache is not None: cache.put(p, st, sha)
         out[rel] = {"size": st.st_size, "sha256": sha}
         if progress: progress(rel)
@@ -272,9 +280,11 @@ def freeze(settings: Settings, name: str, progress=None, simulated: dict | None 
             rep = _compare(name, src.path, lock[name]["files"], files)
             raise BphoError(f"source {name!r} is frozen with other content ({rep.summary()}); a name is bound to its "
                             f"content forever: declare the new content under a new name\n{rep.details()}")
-        cache.save(); _read_only(src.path, rels)
+        cache.save()
+        _read_only(src.path, rels)
         return lock[name]
-    cache.save(); _read_only(src.path, rels)
+    cache.save()
+    _read_only(src.path, rels)
     lock[name] = entry
     try: _save_lock(settings, lock)  # last: a name is bound only once everything else is done
     except OSError as e: raise BphoError(f"{settings.lock}: cannot write the lock ({e})") from None
@@ -357,14 +367,19 @@ def verify(settings: Settings, name: str, full: bool = False, sources: dict | No
     if not src.path.is_dir(): return VerifyReport(name, src.path, "absent")
     entry = frozen_entry(settings, name, lock)
     if entry is None:
-        return VerifyReport(name, src.path, "unfrozen", n_files=len(scan_files(src.path)), simulated=src.sample is not None)
+        return VerifyReport(name, src.path, "unfrozen", n_files=len(scan_files(src.path)),
+                            simulated=src.sample is not None)
     expected, cache = entry["files"], _VerifyCache(settings)
     rels, found, hashed = scan_files(src.path), {}, 0
     for rel in rels:
-        p = src.path/rel; st = p.stat()
+        p = src.path/rel
+        st = p.stat()
         e = expected.get(rel)
         sha = None if full or e is None else cache.get(p, st)
-        if sha is None: sha = sha256_file(p); cache.put(p, st, sha); hashed += 1
+        if sha is None:
+            sha = sha256_file(p)
+            cache.put(p, st, sha)
+            hashed += 1
         found[rel] = {"size": st.st_size, "sha256": sha}
         if progress: progress(rel)
     cache.save()
@@ -407,7 +422,8 @@ def _infer_pixel_sizes(kind: str, path: Path, layout: dict) -> dict:
     for key, role in roles.items():
         img = _first_image(path/layout[role])
         sizes = image_info(img)["pixel_size_um"] if img else {}
-        if not sizes.get("X"): raise BphoError(f"{img or path/layout[role]}: no pixel size in the metadata; give it with --pixel-size")
+        if not sizes.get("X"):
+            raise BphoError(f"{img or path/layout[role]}: no pixel size in the metadata; give it with --pixel-size")
         px[key] = round(sizes["X"], 6)
         if kind == "volume":
             if not sizes.get("Z"): raise BphoError(f"{img}: a volume needs its Z voxel size, none in the metadata; "
@@ -418,11 +434,15 @@ def _infer_pixel_sizes(kind: str, path: Path, layout: dict) -> dict:
 def add(settings: Settings, name: str, path, kind: str, description: str, origin: str,
         pixel_size_um: dict | None = None, layout: dict | None = None, progress=None) -> Source:
     "Declare the folder `path` as a new source `name` in the manifest and freeze it."
-    if not NAME_RE.match(name): raise BphoError(f"source name {name!r}: names are letters, digits, '_' and '-', starting with a letter")
+    if not NAME_RE.match(name):
+        raise BphoError(f"source name {name!r}: names are letters, digits, '_' and '-', starting with a letter")
     text = settings.manifest.read_text(encoding="utf-8") if settings.manifest.exists() else ""
     sources = _parse_manifest(text, settings.manifest, settings.root)
-    if name in sources: raise BphoError(f"{settings.manifest}:{sources[name].line}: source {name!r} is already declared; names are never reused")
-    if name in load_lock(settings): raise BphoError(f"{settings.lock}: the name {name!r} is already frozen; names are never reused")
+    if name in sources:
+        raise BphoError(f"{settings.manifest}:{sources[name].line}: source {name!r} is already declared; names are "
+                        f"never reused")
+    if name in load_lock(settings):
+        raise BphoError(f"{settings.lock}: the name {name!r} is already frozen; names are never reused")
     if kind not in KINDS: raise BphoError(f"kind must be one of {list(KINDS)}, found {kind!r}")
     path = Path(path).expanduser().resolve()
     if not path.is_dir(): raise BphoError(f"{path}: no such folder to register as source {name!r}")
@@ -443,5 +463,6 @@ def add(settings: Settings, name: str, path, kind: str, description: str, origin
     except OSError as e: raise BphoError(f"{settings.manifest}: cannot write the manifest ({e})") from None
     try: freeze(settings, name, progress)
     except BaseException:
-        atomic_write_text(settings.manifest, text); raise
+        atomic_write_text(settings.manifest, text)
+        raise
     return get_source(settings, name)

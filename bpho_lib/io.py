@@ -150,7 +150,8 @@ def write_czi(path, data: np.ndarray, axes: str, pixel_size_um: dict, channel_na
     data = to_axes(np.asarray(data), check_axes(data, axes, str(path)), AXES)
     if data.dtype not in (np.uint8, np.uint16, np.float32):
         raise BphoError(f"{path}: CZI pixels must be uint8, uint16 or float32, found {data.dtype}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".czi", dir=path.parent); os.close(fd)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".czi", dir=path.parent)
+    os.close(fd)
     tmp = Path(tmp)
     try:
         with pyczi.create_czi(str(tmp), exist_ok=True, compression_options=compression) as w:
@@ -161,9 +162,11 @@ def write_czi(path, data: np.ndarray, axes: str, pixel_size_um: dict, channel_na
                              scale_x=pixel_size_um.get("X", 0) * m, scale_y=pixel_size_um.get("Y", 0) * m,
                              scale_z=pixel_size_um.get("Z", 0) * m)
         _stable_czi_ids(tmp, key or path.name)
-        publish_mode(tmp); os.replace(tmp, path)
+        publish_mode(tmp)
+        os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True); raise
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 # %% ../nbs/01_io.ipynb #1f37f091
@@ -183,7 +186,8 @@ def tiff_dims(axes: str, shape, path) -> str:
         if "C" in dims: dims[dims.index("C")] = "_"
         dims[dims.index("S")] = "C"
     for d, n in zip(dims, shape):
-        if d not in AXES and n > 1: raise BphoError(f"{path}: expected TIFF axes from {AXES}, found {d!r} of length {n} in {axes}")
+        if d not in AXES and n > 1:
+            raise BphoError(f"{path}: expected TIFF axes from {AXES}, found {d!r} of length {n} in {axes}")
     return "".join(d if d in AXES else "_" for d in dims)
 
 # %% ../nbs/01_io.ipynb #886206a7
@@ -241,18 +245,22 @@ def write_ome_tiff(path, data: np.ndarray, axes: str, pixel_size_um: dict, chann
     if data.dtype == np.float64: data = data.astype(np.float32)
     md = {"axes": axes}
     for a in "XYZ":
-        if a in pixel_size_um and a in axes: md[f"PhysicalSize{a}"], md[f"PhysicalSize{a}Unit"] = float(pixel_size_um[a]), "µm"
+        if a in pixel_size_um and a in axes:
+            md[f"PhysicalSize{a}"], md[f"PhysicalSize{a}Unit"] = float(pixel_size_um[a]), "µm"
     if channel_names and "C" in axes: md["Channel"] = {"Name": list(channel_names)}
     kw = {}
     if "X" in pixel_size_um and "Y" in pixel_size_um:
         kw = dict(resolution=(1e4 / pixel_size_um["X"], 1e4 / pixel_size_um["Y"]), resolutionunit="CENTIMETER")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent); os.close(fd)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
         tifffile.imwrite(tmp, data, ome=True, metadata=md, photometric="minisblack", **kw)
-        publish_mode(tmp); os.replace(tmp, path)
+        publish_mode(tmp)
+        os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path
 
 # %% ../nbs/01_io.ipynb #aee579ff
@@ -269,7 +277,8 @@ def _kind(path: Path) -> str:
 def read_image(path, squeeze: bool = True, scene: int | None = None) -> Image:
     "Read a CZI or TIFF/OME-TIFF file as an `Image`; a file of several scenes (series) needs `scene`."
     path = Path(path)
-    return read_czi(path, scene, squeeze=squeeze) if _kind(path) == "czi" else read_tiff(path, squeeze=squeeze, series=scene)
+    return read_czi(path, scene,
+                    squeeze=squeeze) if _kind(path) == "czi" else read_tiff(path, squeeze=squeeze, series=scene)
 
 # %% ../nbs/01_io.ipynb #24fcc632
 def _squeezed_shape(dims: str, shape) -> tuple[str, list]:
@@ -293,7 +302,8 @@ def image_info(path) -> dict:
                 dims, shape, dtype = tiff_dims(s.axes, s.shape, path), s.shape, s.dtype
                 (px, names), nscenes = _tiff_pixel_sizes(tf), len(tf.series)
     except BphoError: raise
-    except Exception as e: raise BphoError(f"{path}: not a readable {path.suffix} image ({type(e).__name__}: {e})") from None
+    except Exception as e:
+        raise BphoError(f"{path}: not a readable {path.suffix} image ({type(e).__name__}: {e})") from None
     axes, shape = _squeezed_shape(dims, shape)
     if "Z" not in axes: px.pop("Z", None)
     return {"file": str(path), "format": _kind(path), "shape": shape, "axes": axes, "dtype": str(np.dtype(dtype)),

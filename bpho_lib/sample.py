@@ -66,9 +66,13 @@ def mito_structures(rng, shape, px_um: float, cell, per_um2: float = 0.12) -> St
     area_um2 = len(ys) * px_um ** 2
     pts, rad, lev, grp = [np.zeros((0, 2))], [np.zeros(0)], [np.zeros(0)], [np.zeros(0, int)]
     def add(p, r, l):
-        pts.append(p); rad.append(np.full(len(p), r)); lev.append(np.full(len(p), l)); grp.append(np.full(len(p), len(grp)))
+        pts.append(p)
+        rad.append(np.full(len(p), r))
+        lev.append(np.full(len(p), l))
+        grp.append(np.full(len(p), len(grp)))
     for _ in range(rng.poisson(per_um2 * area_um2)):
-        k = rng.integers(len(ys)); start = np.array([ys[k], xs[k]], float)
+        k = rng.integers(len(ys))
+        start = np.array([ys[k], xs[k]], float)
         r, l = rng.uniform(0.1, 0.35) / px_um, rng.uniform(0.6, 1.0)
         path = _walk(rng, start, rng.uniform(0, 2 * np.pi), int(rng.uniform(1, 8) / px_um / 0.5))
         add(path, r, l)
@@ -77,7 +81,8 @@ def mito_structures(rng, shape, px_um: float, cell, per_um2: float = 0.12) -> St
             h = math.atan2(*(path[min(j + 1, len(path) - 1)] - path[max(j - 1, 0)])) + rng.choice([-1, 1]) * rng.uniform(0.7, 1.4)
             add(_walk(rng, path[j], h, int(rng.uniform(0.5, 3) / px_um / 0.5)), r * rng.uniform(0.6, 1.0), l)
     for _ in range(rng.poisson(per_um2 * area_um2 * 0.6)):  # puncta: fragments and nucleoids, brighter
-        k = rng.integers(len(ys)); add(np.array([[ys[k], xs[k]]], float), rng.uniform(0.08, 0.2) / px_um, rng.uniform(1.0, 1.6))
+        k = rng.integers(len(ys))
+        add(np.array([[ys[k], xs[k]]], float), rng.uniform(0.08, 0.2) / px_um, rng.uniform(1.0, 1.6))
     pts, rad, lev, grp = (np.concatenate(a) for a in (pts, rad, lev, grp))
     ij = np.round(pts).astype(int)
     inside = (ij >= 0).all(1) & (ij[:, 0] < shape[0]) & (ij[:, 1] < shape[1])
@@ -135,7 +140,8 @@ def _detect(expected: np.ndarray, m: Microscope, rng, frames: int = 1) -> np.nda
 
 # The lab's instruments, as the simulator models them.
 AIRYSCAN = Microscope(psf_fwhm_um=0.14, photons=200, read_noise=1.0, gain=4)          # 50 nm pixels
-CONFOCAL = Microscope(psf_fwhm_um=0.25, photons=20, read_noise=1.5, gain=8, bin=4)    # 200 nm pixels, ~10x fewer photons
+# 200 nm pixels, ~10x fewer photons
+CONFOCAL = Microscope(psf_fwhm_um=0.25, photons=20, read_noise=1.5, gain=8, bin=4)
 
 # %% ../nbs/03_sample.ipynb #b976991e
 def _rotation(deg: float) -> np.ndarray:
@@ -151,7 +157,8 @@ def _pair(key, size: int, px_hr: float, scale: int):
     "HR and LR images of the field of view `key` (seed, file), and the true LR-vs-HR motion."
     key = (key,) if isinstance(key, int) else tuple(key)
     rng = _stream(*key, 0)
-    shift, rot = rng.uniform(-1.5, 1.5, 2), rng.uniform(-0.5, 0.5)  # first: the truth never depends on the scene's draws
+    # first: the truth never depends on the scene's draws
+    shift, rot = rng.uniform(-1.5, 1.5, 2), rng.uniform(-0.5, 0.5)
     st, bg = _mito_scene(rng, (size, size), px_hr)
     c = np.array([(size - 1) / 2] * 2)
     R = _rotation(rot)
@@ -169,13 +176,16 @@ def gen_pairs_mito(dest: Path, src: Source, seed: int, n: int = 12, size: int = 
     px_hr, px_lr = src.pixel_size_um["hr"], src.pixel_size_um["lr"]
     scale = int(round(px_lr / px_hr))
     if size % scale: raise BphoError(f"sample {src.name}: size {size} must be a multiple of the scale {scale}")
-    (dest/src.layout["lr"]).mkdir(parents=True); (dest/src.layout["hr"]).mkdir(parents=True)
+    (dest/src.layout["lr"]).mkdir(parents=True)
+    (dest/src.layout["hr"]).mkdir(parents=True)
     truth = {}
     for i in range(n):
         stem = f"fov_{i:02d}"
         hr, lr, truth[stem] = _pair((seed, i), size, px_hr, scale)
-        write_czi(dest/src.layout["hr"]/f"{stem}.czi", hr, "YX", {"X": px_hr, "Y": px_hr}, ["MitoTracker"], key=f"{src.name}/hr/{stem}")
-        write_czi(dest/src.layout["lr"]/f"{stem}.czi", lr, "YX", {"X": px_lr, "Y": px_lr}, ["MitoTracker"], key=f"{src.name}/lr/{stem}")
+        write_czi(dest/src.layout["hr"]/f"{stem}.czi", hr, "YX", {"X": px_hr, "Y": px_hr}, ["MitoTracker"],
+                  key=f"{src.name}/hr/{stem}")
+        write_czi(dest/src.layout["lr"]/f"{stem}.czi", lr, "YX", {"X": px_lr, "Y": px_lr}, ["MitoTracker"],
+                  key=f"{src.name}/lr/{stem}")
         if progress: progress(stem)
     return {"convention": "q = (R(rotation_deg) (p - c) + c + scale*shift_lr_px - (scale-1)/2) / scale; p: HR pixel (y, x), "
                           "q: LR pixel (y, x), c: centre of the HR image", "scale": scale,
@@ -185,10 +195,12 @@ def gen_pairs_mito(dest: Path, src: Source, seed: int, n: int = 12, size: int = 
 def _flow(rng, n_modes: int = 4, amp_px: float = 3.0, wavelength_px: float = 200.0):
     "A smooth random displacement field d(points, t) made of travelling sine modes."
     k = rng.normal(0, 2 * np.pi / wavelength_px, (n_modes, 2))
-    a, ph, w = rng.normal(0, amp_px / n_modes, (n_modes, 2)), rng.uniform(0, 2 * np.pi, n_modes), rng.normal(0, 0.15, n_modes)
+    a, ph, w = rng.normal(0, amp_px / n_modes, (n_modes, 2)), rng.uniform(0, 2 * np.pi,
+                                                                          n_modes), rng.normal(0, 0.15, n_modes)
     return lambda p, t: np.sin(p @ k.T + ph + w * t) @ a
 
-def _movie(key, size: int, frames: int, px_hr: float, m: Microscope, drift_px: float = 0.4, bleach_frames: float = 150.0):
+def _movie(key, size: int, frames: int, px_hr: float, m: Microscope, drift_px: float = 0.4,
+           bleach_frames: float = 150.0):
     "A time-lapse (T, Y, X) of moving mitochondria imaged by `m`; `key` (seed, file) names its random streams."
     key = (key,) if isinstance(key, int) else tuple(key)
     rng = _stream(*key, 0)
@@ -209,7 +221,8 @@ def gen_movies(dest: Path, src: Source, seed: int, microscope: str, n: int = 3, 
     px = src.pixel_size_um["xy"]
     if abs(truth_px_um * m.bin - px) > 1e-9:
         raise BphoError(f"sample {src.name}: pixel_size_um.xy {px} does not match the {microscope} model ({truth_px_um * m.bin})")
-    folder = dest/src.layout["movies"]; folder.mkdir(parents=True, exist_ok=True)
+    folder = dest/src.layout["movies"]
+    folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         stem = f"movie_{i:02d}"
         write_czi(folder/f"{stem}.czi", _movie((seed, i), size, frames, truth_px_um, m), "TYX", {"X": px, "Y": px},
@@ -218,7 +231,8 @@ def gen_movies(dest: Path, src: Source, seed: int, microscope: str, n: int = 3, 
     return {"microscope": {**vars(m)}, "frames": frames}
 
 # %% ../nbs/03_sample.ipynb #352fe2d7
-def gen_denoise(dest: Path, src: Source, seed: int, n: int = 6, size: int = 512, clean_frames: int = 50, progress=None) -> dict:
+def gen_denoise(dest: Path, src: Source, seed: int, n: int = 6, size: int = 512, clean_frames: int = 50,
+                progress=None) -> dict:
     "`n` fields at every noise level of the layout (frames averaged) and their clean mean of `clean_frames`."
     px = src.pixel_size_um["xy"]
     m = Microscope(psf_fwhm_um=0.25, photons=6, bg_photons=0.5, read_noise=2.0, gain=16)
@@ -229,8 +243,10 @@ def gen_denoise(dest: Path, src: Source, seed: int, n: int = 6, size: int = 512,
         for j, level in enumerate([*src.layout["levels"], None]):
             img = acquire(truth, px, m, _stream(seed, i, 1, j), frames=level or clean_frames)
             folder = src.folder("noisy", level) if level else src.folder("clean")
-            folder = dest/folder.relative_to(src.path); folder.mkdir(parents=True, exist_ok=True)
-            write_czi(folder/f"{stem}.czi", img, "YX", {"X": px, "Y": px}, ["MitoTracker"], key=f"{src.name}/{folder.name}/{stem}")
+            folder = dest/folder.relative_to(src.path)
+            folder.mkdir(parents=True, exist_ok=True)
+            write_czi(folder/f"{stem}.czi", img, "YX", {"X": px, "Y": px}, ["MitoTracker"],
+                      key=f"{src.name}/{folder.name}/{stem}")
         if progress: progress(stem)
     return {"microscope": {**vars(m)}, "clean_frames": clean_frames, "levels": list(src.layout["levels"])}
 
@@ -268,7 +284,8 @@ def _em_mito(rng, img, px_nm: float):
 def gen_em(dest: Path, src: Source, seed: int, n: int = 4, size: int = 1024, progress=None) -> dict:
     "`n` EM-like 8-bit images of `size`x`size` pixels."
     px_nm = src.pixel_size_um["xy"] * 1000
-    folder = dest/src.layout["images"]; folder.mkdir(parents=True, exist_ok=True)
+    folder = dest/src.layout["images"]
+    folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         shape, rng = (size, size), _stream(seed, i, 0)
         img = 175 + 30 * (_smooth_noise(rng, shape, 200 / px_nm) - 0.5) + 25 * (_smooth_noise(rng, shape, 6 / px_nm) - 0.5)
@@ -279,7 +296,8 @@ def gen_em(dest: Path, src: Source, seed: int, n: int = 4, size: int = 1024, pro
             cy, cx, r = rng.uniform(0, size), rng.uniform(0, size), rng.uniform(15, 30) / px_nm
             box = (slice(max(0, int(cy - r - 3)), int(cy + r + 3)), slice(max(0, int(cx - r - 3)), int(cx + r + 3)))
             d = np.hypot(yy[box] - cy, xx[box] - cx)
-            img[box][d < r] = 195; img[box][np.abs(d - r) < 5 / px_nm] = 65
+            img[box][d < r] = 195
+            img[box][np.abs(d - r) < 5 / px_nm] = 65
         img = ndi.gaussian_filter(img, 3 / px_nm) + _stream(seed, i, 1).normal(0, 9, shape)
         write_czi(folder/f"em_{i:02d}.czi", np.clip(np.round(img), 0, 255).astype(np.uint8), "YX",
                   {"X": src.pixel_size_um["xy"], "Y": src.pixel_size_um["xy"]}, ["SEM"], key=f"{src.name}/em_{i:02d}")
@@ -303,7 +321,8 @@ def _membrane_sheets(rng, shape, px_nm: float, spacing_nm: float = 600.0, thick_
     "3D membranes: the zero level sets of two smooth random fields, `thick_nm` thick everywhere."
     out = np.zeros(shape, bool)
     for s in (spacing_nm, 1.6 * spacing_nm):
-        f = _smooth_field(rng, shape, s / px_nm); f -= np.median(f)
+        f = _smooth_field(rng, shape, s / px_nm)
+        f -= np.median(f)
         grad = np.sqrt(sum(g ** 2 for g in np.gradient(f)))
         out |= np.abs(f) < thick_nm / px_nm / 2 * grad  # |f| / |grad f|: distance to the level set, in voxels
     return out
@@ -311,8 +330,10 @@ def _membrane_sheets(rng, shape, px_nm: float, spacing_nm: float = 600.0, thick_
 # %% ../nbs/03_sample.ipynb #5ad4b3c0
 def _frame(rng) -> np.ndarray:
     "A random orthonormal frame: rows are the long axis and the two short axes (z y x components)."
-    e1 = rng.standard_normal(3); e1 /= np.linalg.norm(e1)
-    e2 = np.cross(e1, np.eye(3)[np.argmin(np.abs(e1))]); e2 /= np.linalg.norm(e2)
+    e1 = rng.standard_normal(3)
+    e1 /= np.linalg.norm(e1)
+    e2 = np.cross(e1, np.eye(3)[np.argmin(np.abs(e1))])
+    e2 /= np.linalg.norm(e2)
     e3, t = np.cross(e1, e2), rng.uniform(0, 2 * np.pi)
     return np.stack([e1, math.cos(t) * e2 + math.sin(t) * e3, -math.sin(t) * e2 + math.cos(t) * e3])
 
@@ -336,7 +357,9 @@ def _vol_mito(rng, lab, px_nm: float):
     depth = (1 - rho) * b * px_nm  # distance inside the surface, roughly, in nm
     cristae = np.abs(np.sin(u[..., 0] * px_nm * 2 * np.pi / period + phase * np.sin(u[..., 1] / b * 3))) < 0.3
     sub, inside = lab[box], rho < 1
-    sub[inside] = 2; sub[inside & (depth > 35) & cristae] = 3; sub[inside & (depth < 25)] = 4
+    sub[inside] = 2
+    sub[inside & (depth > 35) & cristae] = 3
+    sub[inside & (depth < 25)] = 4
 
 def _vol_vesicle(rng, lab, px_nm: float):
     "Draw one vesicle (a hollow sphere of 70-160 nm diameter, 20 nm wall) outside mitochondria."
@@ -345,7 +368,8 @@ def _vol_vesicle(rng, lab, px_nm: float):
     box = _box(c, r + 1, lab.shape)
     d = np.sqrt(((_coords(box) - c) ** 2).sum(-1))
     sub = lab[box]
-    sub[d < r] = 5; sub[(d < r) & (d >= r - 20 / px_nm)] = 6
+    sub[d < r] = 5
+    sub[(d < r) & (d >= r - 20 / px_nm)] = 6
 
 def vol_scene(rng, shape, px_nm: float, mito_per_um3: float = 0.4, vesicles_per_um3: float = 20.0) -> np.ndarray:
     "A label volume (ZYX, isotropic voxels of `px_nm`) of membranes, mitochondria and vesicles; labels index `VOL_LABELS`."
@@ -359,7 +383,8 @@ def vol_scene(rng, shape, px_nm: float, mito_per_um3: float = 0.4, vesicles_per_
 # %% ../nbs/03_sample.ipynb #e4932434
 EM_GREY = np.array([175, 60, 125, 70, 55, 195, 65], float)    # SEM grey of each of VOL_LABELS (stain = dark)
 EXM_LABEL = np.array([0.05, 1.0, 0.15, 0.5, 0.9, 0.0, 0.8])    # fluorescent label density of each of VOL_LABELS
-EXM = Microscope(psf_fwhm_um=0.06, photons=60, bg_photons=2.0, read_noise=1.5, gain=4.0)  # 4x expansion, pre-expansion units
+# 4x expansion, pre-expansion units
+EXM = Microscope(psf_fwhm_um=0.06, photons=60, bg_photons=2.0, read_noise=1.5, gain=4.0)
 EXM_PSF_Z_UM = 0.15  # effective axial FWHM: 2.5x the lateral one
 
 def acquire_volume(truth: np.ndarray, px_um: float, m: Microscope, rng, psf_fwhm_z_um: float) -> np.ndarray:
@@ -384,16 +409,19 @@ def fluo_volume(key, shape, px_nm: float, m: Microscope = EXM, psf_fwhm_z_um: fl
     return acquire_volume(truth, px_nm / 1000, m, _stream(*key, 1), psf_fwhm_z_um)
 
 # %% ../nbs/03_sample.ipynb #034a9a62
-def gen_volumes(dest: Path, src: Source, seed: int, modality: str, n: int = 4, size: int = 192, depth: int = 48, progress=None) -> dict:
+def gen_volumes(dest: Path, src: Source, seed: int, modality: str, n: int = 4, size: int = 192, depth: int = 48,
+                progress=None) -> dict:
     "`n` volumes of `depth` x `size` x `size` voxels (ZYX), each a new random scene, imaged as `modality` ('em' or 'fluo')."
     px = src.pixel_size_um
     if not all(isinstance(px[k], (int, float)) for k in ("xy", "z")) or abs(px["xy"] - px["z"]) > 1e-9:
-        raise BphoError(f"sample {src.name}: the simulator renders isotropic voxels; expected pixel_size_um xy = z, found {px}")
+        raise BphoError(f"sample {src.name}: the simulator renders isotropic voxels; expected pixel_size_um xy = z, "
+                        f"found {px}")
     for k, v, lo in (("n", n, 1), ("size", size, 16), ("depth", depth, 16)):
         if isinstance(v, bool) or not isinstance(v, int) or v < lo:
             raise BphoError(f"sample {src.name}: {k} must be an integer >= {lo}, found {v!r}")
     make, channel = {"em": (em_volume, "SEM"), "fluo": (fluo_volume, "ExM")}[modality]
-    folder = dest/src.layout["volumes"]; folder.mkdir(parents=True, exist_ok=True)
+    folder = dest/src.layout["volumes"]
+    folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
         stem = f"vol_{i:02d}"
         write_czi(folder/f"{stem}.czi", make((seed, i), (depth, size, size), px["xy"] * 1000), "ZYX",
@@ -426,11 +454,14 @@ def _generate(src: Source, dest: Path, progress=None) -> dict:
     "Run the generator declared for `src` into the empty folder `dest`; return the record for sample.json."
     spec = dict(src.sample)
     gen_name, seed = spec.pop("generator", None), spec.pop("seed", None)
-    if gen_name not in GENERATORS: raise BphoError(f"sample {src.name}: generator must be one of {list(GENERATORS)}, found {gen_name!r}")
+    if gen_name not in GENERATORS:
+        raise BphoError(f"sample {src.name}: generator must be one of {list(GENERATORS)}, found {gen_name!r}")
     gen, kind = GENERATORS[gen_name]
-    if kind != src.kind: raise BphoError(f"sample {src.name}: generator {gen_name!r} makes {kind} sources, the source is {src.kind}")
+    if kind != src.kind:
+        raise BphoError(f"sample {src.name}: generator {gen_name!r} makes {kind} sources, the source is {src.kind}")
     if not isinstance(seed, int): raise BphoError(f"sample {src.name}: an integer seed is required, found {seed!r}")
-    if set(spec) - _PARAMS[gen_name]: raise BphoError(f"sample {src.name}: unknown parameters {sorted(set(spec) - _PARAMS[gen_name])} for {gen_name!r}, expected {sorted(_PARAMS[gen_name])}")
+    if set(spec) - _PARAMS[gen_name]:
+        raise BphoError(f"sample {src.name}: unknown parameters {sorted(set(spec) - _PARAMS[gen_name])} for {gen_name!r}, expected {sorted(_PARAMS[gen_name])}")
     record = gen(dest, src, seed, progress=progress, **spec)
     return {"source": src.name, "generator": gen_name, "seed": seed, "parameters": spec, **record}
 
@@ -479,7 +510,8 @@ def fingerprint_file(path: Path) -> dict:
     if path.name.lower().endswith(IMAGE_SUFFIXES):
         im = read_image(path)
         return {"shape": list(im.shape), "axes": im.axes, "dtype": str(im.data.dtype),
-                "pixel_size_um": {k: round(float(v), 9) for k, v in sorted(im.pixel_size_um.items())}, **_stats(im.data)}
+                "pixel_size_um": {k: round(float(v), 9) for k,
+                                  v in sorted(im.pixel_size_um.items())}, **_stats(im.data)}
     if path.suffix == ".json": return {"json": json.loads(path.read_text())}
     return {"size": path.stat().st_size}
 
@@ -504,8 +536,12 @@ def compare_fingerprints(want: dict, got: dict, tol: float = FINGERPRINT_TOL) ->
     "{file: [differences]} between two fingerprints of a source; statistics within `tol` x the file's std agree."
     out = {}
     for rel in sorted(set(want) | set(got)):
-        if rel not in got: out[rel] = ["missing"]; continue
-        if rel not in want: out[rel] = ["not in the lock"]; continue
+        if rel not in got:
+            out[rel] = ["missing"]
+            continue
+        if rel not in want:
+            out[rel] = ["not in the lock"]
+            continue
         w, g = want[rel], got[rel]
         if "json" in w: d = _differences(w, g, 1e-9 * max(1.0, _largest(w)))
         else:
@@ -537,7 +573,8 @@ def check_fingerprints(name: str, folder: Path, want: dict, got: dict, tol: floa
 def make_sample(settings: Settings, name: str, progress=None) -> str:
     "Simulate, check against the lock and freeze the sample source `name`; a present one is only verified."
     src = get_source(settings, name)
-    if not src.sample: raise BphoError(f"source {name!r} is not a sample source (its declaration has no `sample` table)")
+    if not src.sample:
+        raise BphoError(f"source {name!r} is not a sample source (its declaration has no `sample` table)")
     want, committed = recipe(src), load_lock(settings).get(name)
     if committed is not None: check_recipe(settings, src, committed, want)
     if src.path.exists():
@@ -565,11 +602,15 @@ def small_project(n: int = 2, size: int = 128, frames: int = 3, folder=None, dep
     "A throwaway project with the project's sample declarations made small (n images of size px, movies of frames, volumes of depth): for tests and quick trials."
     import re, tempfile
     from bpho_lib.config import get_settings
-    d = Path(folder or tempfile.mkdtemp(prefix="bpho-small-")); d.mkdir(parents=True, exist_ok=True)
+    d = Path(folder or tempfile.mkdtemp(prefix="bpho-small-"))
+    d.mkdir(parents=True, exist_ok=True)
     text = (get_settings().project/"datasources.toml").read_text()
-    text = re.sub(r"\bn = \d+", f"n = {n}", text); text = re.sub(r"\bsize = \d+", f"size = {size}", text)
-    text = re.sub(r"\bframes = \d+", f"frames = {frames}", text); text = re.sub(r"\bdepth = \d+", f"depth = {depth}", text)
-    (d/"datasources.toml").write_text(text); (d/"settings.ini").write_text("[bpho]\nroot = data\n")
+    text = re.sub(r"\bn = \d+", f"n = {n}", text)
+    text = re.sub(r"\bsize = \d+", f"size = {size}", text)
+    text = re.sub(r"\bframes = \d+", f"frames = {frames}", text)
+    text = re.sub(r"\bdepth = \d+", f"depth = {depth}", text)
+    (d/"datasources.toml").write_text(text)
+    (d/"settings.ini").write_text("[bpho]\nroot = data\n")
     return get_settings(project=d)
 
 # %% ../nbs/03_sample.ipynb #a3710fa4
@@ -590,12 +631,15 @@ def show_pair(settings: Settings, name: str = "sample_pairs_mito", stem: str = "
     fig, ax = plt.subplots(1, 2, figsize=(8, 4))
     for a, img, title, f in ((ax[0], lr, "LR (confocal-like)", k), (ax[1], hr, "HR (Airyscan-like)", 1)):
         a.imshow(img.data[y // f:(y + crop) // f, x // f:(x + crop) // f], cmap="magma")
-        a.set_title(f"{title}, {img.pixel_size_um['X'] * 1000:.0f} nm px"); a.axis("off")
-    fig.suptitle(f"{name}/{stem}: {crop * hr.pixel_size_um['X']:.1f} um field"); fig.tight_layout()
+        a.set_title(f"{title}, {img.pixel_size_um['X'] * 1000:.0f} nm px")
+        a.axis("off")
+    fig.suptitle(f"{name}/{stem}: {crop * hr.pixel_size_um['X']:.1f} um field")
+    fig.tight_layout()
     return fig
 
 # %% ../nbs/03_sample.ipynb #f19b5167
-def show_volumes(settings: Settings, names=("sample_vol_em", "sample_vol_fluo"), stem: str = "vol_00", cmaps=("gray", "magma")):
+def show_volumes(settings: Settings, names=("sample_vol_em", "sample_vol_fluo"), stem: str = "vol_00",
+                 cmaps=("gray", "magma")):
     "Mid-plane XY and XZ slices of volume `stem` of each volume source in `names`, side by side, at their physical aspect."
     import matplotlib.pyplot as plt
     from bpho_lib.io import read_image
@@ -604,7 +648,8 @@ def show_volumes(settings: Settings, names=("sample_vol_em", "sample_vol_fluo"),
         if src.kind != "volume": raise BphoError(f"source {src.name!r} is {src.kind}, not a volume source")
     imgs = [read_image(src.folder("volumes")/f"{stem}.czi") for src in srcs]
     for n, im in zip(names, imgs):
-        if im.axes != "ZYX": raise BphoError(f"{im.path}: expected a ZYX volume in source {n!r}, found axes {im.axes!r}")
+        if im.axes != "ZYX":
+            raise BphoError(f"{im.path}: expected a ZYX volume in source {n!r}, found axes {im.axes!r}")
     (Z, Y, X), p = imgs[0].shape, imgs[0].pixel_size_um
     fig, ax = plt.subplots(2, len(imgs), figsize=(3.6 * len(imgs), 3.6 * (1 + Z * p["Z"] / (Y * p["Y"])) + 0.6),
                            gridspec_kw={"height_ratios": [Y * p["Y"], Z * p["Z"]]}, squeeze=False, layout="constrained")
@@ -614,8 +659,11 @@ def show_volumes(settings: Settings, names=("sample_vol_em", "sample_vol_fluo"),
         for a, plane, ext, title in ((ax[0, j], d[Z // 2], Y * p["Y"], f"{n}\nXY, z = {Z // 2}"),
                                      (ax[1, j], d[:, Y // 2], Z * p["Z"], f"XZ, y = {Y // 2}")):
             a.imshow(plane, cmap=cmap, vmin=lo, vmax=hi, extent=(0, X * p["X"], ext, 0), interpolation="nearest")
-            a.set_title(title, fontsize=9); a.set_xticks([]); a.set_yticks([])
-    fig.suptitle(f"{X * p['X']:.2f} x {Y * p['Y']:.2f} x {Z * p['Z']:.2f} um, {p['X'] * 1000:.0f} nm voxels", fontsize=9)
+            a.set_title(title, fontsize=9)
+            a.set_xticks([])
+            a.set_yticks([])
+    fig.suptitle(f"{X * p['X']:.2f} x {Y * p['Y']:.2f} x {Z * p['Z']:.2f} um, {p['X'] * 1000:.0f} nm voxels",
+                 fontsize=9)
     return fig
 
 # %% ../nbs/03_sample.ipynb #423f8fe5

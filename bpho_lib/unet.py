@@ -14,7 +14,7 @@ from .config import BphoError
 
 # %% auto #0
 __all__ = ['ARCHS', 'UPSAMPLING', 'LOSSES', 'ModelConfig', 'PlainUNet', 'icnr_', 'Restorer', 'build_model', 'ssim_map', 'ssim',
-           'psnr', 'ssim_l1_loss', 'get_loss', 'amp_dtype', 'restoration_learner']
+           'psnr', 'ssim_l1_loss', 'get_loss', 'amp_dtype']
 
 # %% ../nbs/09_unet.ipynb #a3f843a9
 ARCHS = ("resnet18", "resnet34", "resnet50", "plain")
@@ -29,7 +29,8 @@ class ModelConfig:
     scale: int = 4                   # LR -> HR upsampling done inside the model (bilinear), 1 for denoising
     base: int = 32                   # plain UNet: channels of the first level
     levels: int = 4                  # plain UNet: poolings; each halves the grid and doubles the channels
-    upsample: str = "input"          # "input": bilinear to the HR grid, then the UNet (PSSR); "output": the plain UNet works
+    # "input": bilinear to the HR grid, then the UNet (PSSR); "output": the plain UNet works
+    upsample: str = "input"
                                      # on the LR grid and a pixel shuffle makes the HR grid (scale² fewer pixels to process)
     self_attention: bool = False     # DynamicUnet: self-attention in the decoder (PSSR)
     blur: bool = False               # DynamicUnet: blur after pixel shuffle, against checkerboard artefacts (PSSR)
@@ -42,9 +43,11 @@ class ModelConfig:
         if set(d) - known: raise BphoError(f"{where}: unknown keys {sorted(set(d) - known)}; known: {sorted(known)}")
         c = cls(**d)
         if c.arch not in ARCHS: raise BphoError(f"{where}: arch must be one of {ARCHS}, found {c.arch!r}")
-        if c.upsample not in UPSAMPLING: raise BphoError(f"{where}: upsample must be one of {UPSAMPLING}, found {c.upsample!r}")
+        if c.upsample not in UPSAMPLING:
+            raise BphoError(f"{where}: upsample must be one of {UPSAMPLING}, found {c.upsample!r}")
         if c.upsample == "output" and c.arch != "plain":
-            raise BphoError(f"{where}: upsample='output' needs arch 'plain' (a ResNet encoder would shrink the LR grid {2**5}x); found {c.arch!r}")
+            raise BphoError(f"{where}: upsample='output' needs arch 'plain' (a ResNet encoder would shrink the LR "
+                            f"grid {2**5}x); found {c.arch!r}")
         if not 1 <= c.levels <= 6: raise BphoError(f"{where}: levels must be 1 to 6, found {c.levels}")
         return c
 
@@ -70,7 +73,10 @@ class PlainUNet(nn.Module):
         self.out = nn.Conv2d(ch[0], n_out, 1)
     def forward(self, x):
         skips = []
-        for d in self.down: x = d(x); skips.append(x); x = F.max_pool2d(x, 2)
+        for d in self.down:
+            x = d(x)
+            skips.append(x)
+            x = F.max_pool2d(x, 2)
         x = self.mid(x)
         for u, d, s in zip(self.up, self.dec, reversed(skips)): x = d(torch.cat([u(x), s], 1))
         return self.out(x)
@@ -103,7 +109,8 @@ def _resnet_body(cfg: ModelConfig) -> nn.Module:
         p = Path(cfg.encoder_weights)
         if not p.is_file(): raise BphoError(f"{p}: encoder weights file not found")
         try: net.load_state_dict(torch.load(p, map_location="cpu", weights_only=True))
-        except Exception as e: raise BphoError(f"{p}: not {cfg.arch} weights ({type(e).__name__}: {str(e)[:200]})") from None
+        except Exception as e:
+            raise BphoError(f"{p}: not {cfg.arch} weights ({type(e).__name__}: {str(e)[:200]})") from None
     return create_body(net, n_in=cfg.n_in, pretrained=bool(cfg.encoder_weights))
 
 def build_model(cfg: ModelConfig) -> nn.Module:
@@ -141,7 +148,8 @@ def ssim_l1_loss(pred, targ): return 0.84 * (1 - ssim(pred, targ)) + 0.16 * F.l1
 LOSSES = {"mse": nn.MSELoss(), "l1": nn.L1Loss(), "ssim_l1": ssim_l1_loss}
 
 def get_loss(name: str):
-    if name not in LOSSES: raise BphoError(f"unknown loss {name!r}; known: {', '.join(LOSSES)} (a feature loss needs local VGG weights)")
+    if name not in LOSSES:
+        raise BphoError(f"unknown loss {name!r}; known: {', '.join(LOSSES)} (a feature loss needs local VGG weights)")
     return LOSSES[name]
 
 # %% ../nbs/09_unet.ipynb #214c8191
@@ -150,21 +158,3 @@ def amp_dtype(device) -> torch.dtype | None:
     device = torch.device(device)
     if device.type != "cuda": return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-
-def restoration_learner(dls, cfg: ModelConfig, loss: str = "mse", wd: float = 1e-3, path=None,
-                        channels_last: bool | None = None):  # default: on CUDA
-    "A fastai Learner for `cfg` on `dls` with PSNR and SSIM; mixed precision and channels_last on CUDA; DDP under torchrun."
-    from fastai.learner import Learner
-    from fastai.optimizer import Adam
-    import fastai.callback.channelslast  # noqa: F401  (adds Learner.to_channelslast)
-    learn = Learner(dls, build_model(cfg), loss_func=get_loss(loss), metrics=[psnr, ssim], opt_func=Adam, wd=wd,
-                    path=Path(path) if path else Path("."), model_dir=".")
-    dev = torch.device(getattr(dls, "device", None) or "cpu")
-    amp = amp_dtype(dev)
-    if amp is not None: learn = learn.to_bf16() if amp == torch.bfloat16 else learn.to_fp16()
-    if channels_last if channels_last is not None else dev.type == "cuda": learn.to_channelslast(use_amp=False)
-    if dev.type == "cuda": torch.backends.cudnn.benchmark = True  # one tile size per stage: let cuDNN pick its kernels
-    if int(os.environ.get("WORLD_SIZE", 1)) > 1:  # started by torchrun: data-parallel
-        from bpho_lib.distributed import distribute
-        learn = distribute(learn)
-    return learn

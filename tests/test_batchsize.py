@@ -7,10 +7,10 @@ from conftest import bpho, REPO
 def test_find_bs_on_a_model_folder_stores_what_notebooks_read(project):
     from bpho_lib.batchsize import batch_size_for, step_peak, parse_bytes
     from bpho_lib.config import get_settings
-    from bpho_lib.store import save_model
+    from bpho_lib.store import save
     from bpho_lib.unet import ModelConfig, build_model
     cfg = ModelConfig(arch="plain", base=4)
-    save_model(project/"m", build_model(cfg), {"model": {"arch": "plain", "base": 4}})
+    save(project/"m", build_model(cfg), {"model": {"arch": "plain", "base": 4}})
     r = bpho("find-bs", project/"m", "--tile", "32", "--tile", "64", "--device", "cpu", "--budget", "6MiB", "--json", cwd=project)
     assert r.returncode == 0, r.stderr
     rows = json.loads(r.stdout)

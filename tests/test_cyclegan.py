@@ -6,7 +6,7 @@ import pytest
 from conftest import bpho, script, REPO
 from bpho_lib.io import read_image, write_czi
 
-QUICK = "SMOKE_STAGES=[{'size': 128, 'bs': 8, 'epochs': 1, 'lr': 1e-3}]"  # CI checks that 106 runs; the demo measures quality
+QUICK = "STAGES=[{'size': 128, 'bs': 8, 'epochs': 1, 'lr': 1e-3}]"  # CI checks that 106 runs; the demo measures quality
 REAL_ONLY = "EVALUATE_ON=['paired_001']"  # CI evaluates on the real pairs only (the question); the demo does both
 
 @pytest.fixture(scope="module")
@@ -24,6 +24,8 @@ def cycle(sampled, tmp_path_factory):
     runs["cyclegan_synth_001"] = script("cyclegan_synth_001", "--source", "sample_pairs_mito", cwd=d)
     runs["106"] = bpho("experiment", REPO/"nbs/106_cyclegan_synth_001_unet.ipynb", "--smoke", "--quiet", "--set", QUICK, "--set", REAL_ONLY, cwd=d)
     runs["202"] = bpho("experiment", REPO/"nbs/202_cyclegan_3d.ipynb", "--smoke", "--quiet", cwd=d)
+    runs["train"] = bpho("train", REPO/"nbs/201_cyclegan_hr2lr.ipynb", "--smoke", "--quiet", "--set", "EXPERIMENT=t201",
+                         "--set", "EPOCHS=1", "--set", "DECAY=0", "--set", "N_TRAIN=8", cwd=d)
     return d, runs
 
 @pytest.mark.parametrize("nb", ["201_cyclegan_hr2lr", "202_cyclegan_3d"])
@@ -40,12 +42,25 @@ def test_cyclegan_notebooks_train_and_store(cycle, nb):
             assert np.isfinite(h[f"train_{t}"]) and np.isfinite(h[f"valid_{t}"]), (h, t)
     for f in (f"{nb}.ipynb", "curves.png", "translations.png", "history.json"): assert (res/f).is_file(), f
 
+def test_bpho_train_runs_a_cyclegan_notebook_with_set_over_smoke(cycle):
+    "`bpho train` stops after the notebook's `# training` cell; --set wins over the notebook's SMOKE values."
+    d, runs = cycle
+    r = runs["train"]
+    assert r.returncode == 0, r.stderr[-3000:]
+    cfg = json.loads((d/"data/models/t201/config.json").read_text())
+    assert (cfg["schedule"]["epochs"], cfg["schedule"]["decay"], cfg["schedule"]["n_train"]) == (1, 0, 8)  # --set
+    assert cfg["model"]["ngf"] == 8 and len(cfg["history"]) == 1  # SMOKE's width, --set's one epoch
+    assert not (d/"data/results/t201/translations.png").exists()  # the cells after training did not run
+    assert "trained on 1 process(es)" in r.stdout
+
 def test_dataset_from_generator_records_it(cycle):
     d, runs = cycle
     assert runs["cyclegan_synth_001"].returncode == 0, runs["cyclegan_synth_001"].stderr
     meta = json.loads((d/"data/datasets/cyclegan_synth_001/dataset.json").read_text())
     w = d/"data/models/201_cyclegan_hr2lr/weights.pth"
-    assert meta["params"]["generator"] == "201_cyclegan_hr2lr" and meta["params"]["generator_sha256"] == hashlib.sha256(w.read_bytes()).hexdigest()
+    deg = meta["params"]["degradation"]
+    assert (deg["kind"], deg["model"], deg["direction"], deg["scale"]) == ("generator", "201_cyclegan_hr2lr", "AB", 4)
+    assert deg["weights_sha256"] == hashlib.sha256(w.read_bytes()).hexdigest() and meta["builder"] == "synth"
     synth = json.loads((d/"data/datasets/synth_001/dataset.json").read_text())
     assert meta["counts"] == synth["counts"]  # the same tiles per split and size as synth_001
 
@@ -74,9 +89,9 @@ def test_predict_refuses_bad_requests(cycle, tmp_path):
     d, _ = cycle
     m2, m3 = d/"data/models/201_cyclegan_hr2lr", d/"data/models/202_cyclegan_3d"
     vol, lr = d/"data/datasources/sample_vol_em/vol_00.czi", d/"data/datasources/sample_mito_movies_lr/movie_00.czi"
-    from bpho_lib.store import save_model
+    from bpho_lib.store import save
     from bpho_lib.unet import ModelConfig, build_model
-    unet = save_model(d/"data/models/a_unet", build_model(ModelConfig(arch="plain", base=8)), {"model": {"arch": "plain", "base": 8}, "name": "plainunet__x__mse__1E"})
+    unet = save(d/"data/models/a_unet", build_model(ModelConfig(arch="plain", base=8)), {"model": {"arch": "plain", "base": 8}, "name": "plainunet__x__mse__1E"})
     for args, msg in (((m2, lr), "a CycleGAN model: give --direction AB"), ((m2, lr, "--direction", "A->B"), "invalid choice"),
                       ((m2, vol, "--direction", "AB"), "given to a 2D CycleGAN"), ((m3, lr, "--direction", "AB"), "the model is 3D"),
                       ((unet, lr, "--direction", "AB"), "only for CycleGAN models")):

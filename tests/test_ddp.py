@@ -52,7 +52,8 @@ def worker(folder: str, out: str):
     import fastai.callback.schedule  # noqa: F401
     from bpho_lib.data import tile_dls
     from bpho_lib.distributed import rank, world_size
-    from bpho_lib.unet import ModelConfig, restoration_learner
+    from bpho_lib.learn import restoration_learner
+    from bpho_lib.unet import ModelConfig
     torch.manual_seed(0)
     torch.set_default_dtype(torch.float64)
     dls = tile_dls(folder, 32, bs=BS, device="cpu", seed=0)
@@ -89,7 +90,8 @@ def single_process(r0, r1, shards: bool):
     import fastai.callback.schedule  # noqa: F401
     from fastai.data.core import DataLoaders
     from fastai.data.load import DataLoader
-    from bpho_lib.unet import ModelConfig, restoration_learner
+    from bpho_lib.learn import restoration_learner
+    from bpho_lib.unet import ModelConfig
     samples = [(x, y) for s in range(len(r0["xs"])) for xb, yb in ((r0["xs"][s], r0["ys"][s]), (r1["xs"][s], r1["ys"][s])) for x, y in zip(xb, yb)]
     dls = DataLoaders(DataLoader(samples, bs=BS, device="cpu"), DataLoader(samples[:N_VALID], bs=BS, device="cpu"), device="cpu")
     old = torch.get_default_dtype()
@@ -168,7 +170,7 @@ def _notebook(path: Path):
     cells = ["# parameters\nEXPERIMENT = 'ddp_tiny'\nDATASET = 'tiny'\nSTAGES = [dict(size=32, bs=4, epochs=1, lr=1e-2)]",
              "from bpho_lib.config import get_settings\nfrom bpho_lib.experiment import train\nfrom bpho_lib.unet import ModelConfig\n"
              "S = get_settings()\ncfg = ModelConfig(arch='plain', base=8)",
-             "model, hist, config = train(S, EXPERIMENT, DATASET, cfg, STAGES, 'mse', 1e-3, 0, ('lr', 'hr'))",
+             "# training\nmodel, hist, config = train(S, EXPERIMENT, DATASET, cfg, STAGES, 'mse', 1e-3, 0, ('lr', 'hr'))",
              "raise RuntimeError('bpho train ran a cell after the training cell')"]
     nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": f"c{i}", "metadata": {}, "outputs": [], "source": c}
                     for i, c in enumerate(cells)], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}

@@ -10,7 +10,7 @@ from bpho_lib.io import read_image, write_czi
 NOTEBOOKS = {"101_paired_001_unet": ("paired_001", "sample_pairs_mito"), "102_synth_001_unet": ("synth_001", "sample_pairs_mito"),
              "103_multiframe_001_unet": ("multiframe_001", "sample_mito_movies_hr"), "104_denoise_001_unet": ("denoise_001", "sample_denoise"),
              "105_emsynth_001_unet": ("emsynth_001", "sample_em")}
-QUICK = "SMOKE_STAGES=[{'size': 128, 'bs': 8, 'epochs': 1, 'lr': 1e-3}]"  # CI checks the notebooks run; the demo measures quality
+QUICK = "STAGES=[{'size': 128, 'bs': 8, 'epochs': 1, 'lr': 1e-3}]"  # CI checks the notebooks run; the demo measures quality
 
 @pytest.fixture(scope="module")
 def experiments(sampled):
@@ -29,7 +29,9 @@ def test_notebook_runs_in_smoke_mode(experiments, nb):
     cfg = json.loads((m/"config.json").read_text())
     assert (m/"weights.pth").is_file() and not (m/"checkpoint.pth").exists()
     assert cfg["experiment"] == nb and cfg["dataset"]["name"] == NOTEBOOKS[nb][0]
-    assert (cfg["model"]["arch"], cfg["model"]["upsample"], cfg["loss"]) == ("plain", "output", "l1")  # SMOKE_MODEL, SMOKE_LOSS
+    assert (cfg["model"]["arch"], cfg["model"]["upsample"], cfg["loss"]) == ("plain", "output", "l1")  # SMOKE's NET, LOSS
+    assert cfg["schedule"] == [{"size": 128, "bs": 8, "epochs": 1, "lr": 1e-3}]  # --set STAGES wins over SMOKE's
+    assert cfg["learner"] == "unet" and cfg["run_key"] and cfg["run"]["roles"] == list(cfg["roles"].values())
     assert cfg["name"].startswith("plainunet__" + NOTEBOOKS[nb][0] + "__l1__")
     for f in (f"{nb}.ipynb", "metrics.json", "curves.png", "panel.png", "history.json"): assert (r/f).is_file(), f
     rows = json.loads((r/"metrics.json").read_text())["evaluations"]

@@ -1,7 +1,8 @@
 """cyclegan_synth_001: HR tiles of mitochondria with LR made by a trained CycleGAN generator, not a hand-made crappifier.
 
 The generator (HR -> LR, direction AB) was learned from unpaired HR and LR images by nbs/201_cyclegan_hr2lr.ipynb;
-it is named by its model folder under <root>/models/, and the sha256 of its weights is recorded in dataset.json.
+it is named by its model folder under <root>/models/, and the sha256 of its weights is recorded in dataset.json
+(params.degradation).
 Everything else is exactly as synth_001 (same sizes, tiles, normalisation and split), so that 106 (a UNet trained
 here) compares with 101 (registered pairs) and 102 (crappified HR) on the real held-out pairs.
 Output: <root>/datasets/cyclegan_synth_001/.
@@ -9,13 +10,15 @@ Output: <root>/datasets/cyclegan_synth_001/.
     bpho experiment nbs/201_cyclegan_hr2lr.ipynb       # first: the generator
     python scripts/dataset/cyclegan_synth_001.py --source sample_pairs_mito
 """
+import bpho_lib.predict  # noqa: F401  (registers the degradation kind "generator")
 from bpho_lib.datasets import run_script
 
 SOURCE = "confocal_airyscan_pairs_mito"  # the HR side of the lab's pairs, as synth_001
 
 PARAMS = dict(
-    generator="201_cyclegan_hr2lr",  # model folder under <root>/models/: the CycleGAN that learned HR -> LR
-    direction="AB",                  # its A (HR) -> B (LR) generator
+    degradation=dict(kind="generator",            # a trained CycleGAN generator makes the LR
+                     model="201_cyclegan_hr2lr",  # its model folder under <root>/models/: the CycleGAN that learned HR -> LR
+                     direction="AB"),             # its A (HR) -> B (LR) generator
     sizes=[128, 256, 512],           # as synth_001
     tiles_per_image=[24, 8, 3],      # as synth_001
     valid_frac=0.2,                  # as synth_001
@@ -26,4 +29,4 @@ PARAMS = dict(
 )
 
 if __name__ == "__main__":
-    raise SystemExit(run_script(__file__, __doc__, "cyclegan_synth", SOURCE, PARAMS))
+    raise SystemExit(run_script(__file__, __doc__, "synth", SOURCE, PARAMS))
