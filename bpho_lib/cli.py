@@ -174,7 +174,8 @@ def cmd_predict(a) -> int:
         check_input(cfg, src)
         if dest.exists() and not a.overwrite:
             raise BphoError(f"{dest}: already exists (pass --overwrite to replace it)")
-    kw = dict(dtype=a.dtype, overwrite=a.overwrite, tile=a.tile, overlap=overlap, batch=a.batch)
+    kw = dict(dtype=a.dtype, overwrite=a.overwrite, tile=a.tile, overlap=overlap, batch=a.batch,
+              nan_policy=a.nan_policy)
     report = lambda src, dest, secs: print(f"{src} -> {dest} ({output_planes(cfg, src)} planes, {secs:.1f} s)")
     t0 = time.time()
     if a.workers > 1 and len(jobs) > 1:
@@ -336,6 +337,9 @@ def parser() -> argparse.ArgumentParser:
                    help="output pixels (default: %(default)s)")
     x.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     x.add_argument("--direction", choices=["AB", "BA"], help="CycleGAN models only: AB (domain A -> B) or BA (B -> A)")
+    x.add_argument("--nan-policy", choices=["refuse", "zero", "mean"], default="refuse",
+                   help="NaN/Inf input pixels: refuse the file (default), or replace them by 0 or by the plane's mean "
+                        "(recorded in the output's OME metadata)")
     x.add_argument("--tile", type=int, default=128,
                    help="input tile size in pixels (default: %(default)s; CycleGANs: larger is better)")
     x.add_argument("--overlap", type=int, default=None,

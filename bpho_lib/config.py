@@ -6,17 +6,31 @@
 from __future__ import annotations
 import configparser, datetime, hashlib, json, os, shutil, subprocess, tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['FOLDERS', 'BphoError', 'find_project', 'Settings', 'get_settings', 'publish_mode', 'atomic_write_bytes',
-           'atomic_write_text', 'atomic_write_json', 'atomic_torch_save', 'content_key', 'atomic_dir', 'sha256_file',
-           'git_commit', 'provenance', 'tune_malloc']
+__all__ = ['FOLDERS', 'BphoError', 'check_fields', 'find_project', 'Settings', 'get_settings', 'publish_mode',
+           'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_torch_save', 'content_key',
+           'atomic_dir', 'sha256_file', 'git_commit', 'provenance', 'tune_malloc']
 
 # %% ../nbs/00_config.ipynb #5599801c
 class BphoError(Exception):
     "An error caused by input or data, with a message written for the user."
+
+# %% ../nbs/00_config.ipynb #58c140e9
+_KINDS = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}
+
+def check_fields(obj, where: str, minimum: dict | None = None):
+    "Refuse fields of dataclass `obj` whose value is not of their annotated type (int, float, bool, str) or below `minimum`."
+    for f in fields(obj):
+        v, t = getattr(obj, f.name), str(f.type)
+        ok = {"int": isinstance(v, int) and not isinstance(v, bool),
+              "float": isinstance(v, (int, float)) and not isinstance(v, bool),
+              "bool": isinstance(v, bool), "str": isinstance(v, str)}.get(t, True)
+        if not ok: raise BphoError(f"{where}: {f.name} must be {_KINDS[t]}, found {v!r}")
+        lo = (minimum or {}).get(f.name)
+        if lo is not None and v < lo: raise BphoError(f"{where}: {f.name} must be at least {lo}, found {v!r}")
 
 # %% ../nbs/00_config.ipynb #b4263055
 FOLDERS = ("datasources", "datasets", "models", "results")

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .config import BphoError
+from .config import BphoError, check_fields
 
 # %% auto #0
 __all__ = ['GENERATORS', 'TERMS', 'CycleConfig', 'ResBlock', 'resnet_generator', 'UNetGenerator', 'build_generator',
@@ -42,6 +42,8 @@ class CycleConfig:
         known = {f.name for f in fields(cls)}
         if set(d) - known: raise BphoError(f"{where}: unknown keys {sorted(set(d) - known)}; known: {sorted(known)}")
         c = cls(**d)
+        check_fields(c, where, {"n_blocks": 0, "unet_levels": 1, "ngf": 1, "ndf": 1, "d_layers": 1, "n_ch": 1,
+                                "factor": 1, "lambda_cycle": 0, "lambda_id": 0, "pool": 0})
         if c.dims not in (2, 3): raise BphoError(f"{where}: dims must be 2 or 3, found {c.dims!r}")
         if c.gen not in GENERATORS: raise BphoError(f"{where}: gen must be one of {GENERATORS}, found {c.gen!r}")
         if c.factor < 1 or c.factor & (c.factor - 1):

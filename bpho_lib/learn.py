@@ -297,10 +297,8 @@ def fit_cyclegan(cfg: CycleConfig, dls, folder, epochs: int, decay: int, lr: flo
                        "data": data_key})
     learn = cyclegan_learner(dls, cfg, lr, beta1, seed, folder)
     hist, start = [], 0
-    if ckpt.exists():
-        st = torch.load(ckpt, map_location="cpu", weights_only=True)
-        if st.get("key") != key:
-            raise BphoError(f"{ckpt}: checkpoint of another configuration; delete it to start over")
+    st = read_checkpoint(ckpt, key)
+    if st:
         log(f"resuming after epoch {st['epoch']}")
         learn.model.load_state_dict(st["model"])
         hist, start = st["history"], st["epoch"]

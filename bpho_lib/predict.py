@@ -21,8 +21,9 @@ from .tiles import normalize, percentiles
 from .unet import ModelConfig
 
 # %% auto #0
-__all__ = ['DTYPES', 'PlaneReader', 'predict_tiled', 'image_statistics', 'reflect', 'geometry', 'check_input', 'model_multiple',
-           'predict_file', 'output_planes', 'load_for_prediction', 'predict_files', 'GeneratorDegradation']
+__all__ = ['DTYPES', 'NAN_POLICIES', 'PlaneReader', 'predict_tiled', 'image_statistics', 'reflect', 'finite_input', 'geometry',
+           'check_input', 'model_multiple', 'predict_file', 'output_planes', 'load_for_prediction', 'predict_files',
+           'GeneratorDegradation']
 
 # %% ../nbs/15_predict.ipynb #774a36e8
 class PlaneReader:
@@ -196,12 +197,13 @@ def reflect(i: int, n: int) -> int:
     i = abs(i) % p
     return p - i if i >= n else i
 
-def _plane_frames(reader: PlaneReader, c: int, z: int, n_in: int, pct):
+def _plane_frames(reader: PlaneReader, c: int, z: int, n_in: int, pct, load=None):
     "For each time point: the input window (n_in, Y, X) normalised by the centre frame's percentiles, and those."
     T, h, cache = reader.sizes["T"], n_in // 2, OrderedDict()
+    load = load or (lambda t, c, z: reader.read(t, c, z).astype(np.float32))
     def get(t):
         if t not in cache:
-            cache[t] = reader.read(t, c, z).astype(np.float32)
+            cache[t] = load(t, c, z)
             while len(cache) > n_in + 1: cache.popitem(last=False)
         return cache[t]
     for t in range(T):
@@ -210,6 +212,20 @@ def _plane_frames(reader: PlaneReader, c: int, z: int, n_in: int, pct):
 
 # %% ../nbs/15_predict.ipynb #cf17e54b
 DTYPES = ("float32", "uint16")
+NAN_POLICIES = ("refuse", "zero", "mean")
+
+def finite_input(a: np.ndarray, src, where: str, policy: str = "refuse") -> tuple[np.ndarray, int]:
+    "`a` with NaN/Inf refused (`policy` 'refuse', named with their count) or replaced by 0 or the finite pixels' mean."
+    bad = ~np.isfinite(a)
+    n = int(bad.sum())
+    if not n: return a, 0
+    if policy == "refuse":
+        raise BphoError(f"{src}: {n} NaN or Inf pixels of {a.size} in {where}; nothing was kept (pass --nan-policy zero "
+                        "or mean to predict anyway)")
+    if n == a.size: raise BphoError(f"{src}: {where} has no finite pixel; nothing was kept")
+    a = np.array(a, np.float32)
+    a[bad] = 0.0 if policy == "zero" else float(a[~bad].mean())
+    return a, n
 
 def geometry(config: dict) -> dict:
     "What tiling needs of a model: scale (Fraction), input frames, input multiple, spatial dims (2 or 3)."
@@ -241,10 +257,11 @@ def model_multiple(mc: dict) -> int:
     return ModelConfig.from_dict(mc, "config.json: model").lr_multiple()
 
 def predict_file(model, config: dict, src, dest, dtype: str = "float32", overwrite: bool = False, tile: int = 128,
-                 overlap: int = 16, batch: int = 8, device=None, progress=None) -> Path:
+                 overlap: int = 16, batch: int = 8, device=None, progress=None, nan_policy: str = "refuse") -> Path:
     "Predict every plane, frame window or volume of image `src` into the OME-TIFF `dest`; streaming, atomic."
     src, dest = Path(src), Path(dest)
     if dtype not in DTYPES: raise BphoError(f"--dtype must be one of {DTYPES}, found {dtype!r}")
+    if nan_policy not in NAN_POLICIES: raise BphoError(f"--nan-policy must be one of {NAN_POLICIES}, found {nan_policy!r}")
     if dest.exists() and not overwrite: raise BphoError(f"{dest}: already exists (pass --overwrite to replace it)")
     if not 0 <= overlap < tile:
         raise BphoError(f"tile ({tile}) must be larger than the overlap ({overlap}), which is at least 0")
@@ -258,19 +275,21 @@ def predict_file(model, config: dict, src, dest, dtype: str = "float32", overwri
     with PlaneReader(src) as r:
         sized = {a: int(r.sizes[a] * scale) if a in ("ZYX" if vol else "YX") else r.sizes[a] for a in AXES}
         px = {a: v / float(scale) if a in ("XYZ" if vol else "XY") else v for a, v in r.pixel_size_um.items()}
+        def load(t, c, z):
+            return finite_input(r.read(t, c, z).astype(np.float32), src, f"plane t={t} c={c} z={z}", nan_policy)[0]
         def single(c, z):
             for t in range(r.sizes["T"]):
-                a = r.read(t, c, z).astype(np.float32)
+                a = load(t, c, z)
                 p = percentiles(a, *pct)
                 yield t, normalize(a, p)[None], p
         def planes():
             # time outermost, as the input is stored; one lazy window per (c, z), so memory is independent of T
-            src = {(c, z): (_plane_frames(r, c, z, n_in, pct) if n_in > 1 else single(c, z))
-                   for c in range(r.sizes["C"]) for z in range(r.sizes["Z"])}
+            gens = {(c, z): (_plane_frames(r, c, z, n_in, pct, load) if n_in > 1 else single(c, z))
+                    for c in range(r.sizes["C"]) for z in range(r.sizes["Z"])}
             for _ in range(r.sizes["T"]):
                 for c in range(r.sizes["C"]):
                     for z in range(r.sizes["Z"]):
-                        t, win, p = next(src[(c, z)])
+                        t, win, p = next(gens[(c, z)])
                         y = run(win)
                         y *= p[1] - p[0]
                         y += p[0]
@@ -280,13 +299,15 @@ def predict_file(model, config: dict, src, dest, dtype: str = "float32", overwri
             # a 3D model: one (t, c) volume at a time, predicted in overlapping sub-volumes, written plane by plane
             for t in range(r.sizes["T"]):
                 for c in range(r.sizes["C"]):
-                    v = np.stack([r.read(t, c, z) for z in range(r.sizes["Z"])]).astype(np.float32)
+                    v = np.stack([load(t, c, z) for z in range(r.sizes["Z"])])
                     p = percentiles(v, *pct)
                     y = run(normalize(v, p)[None]) * (p[1] - p[0]) + p[0]
                     for plane in y:
                         if progress: progress()
                         yield out_px(plane)
-        _write_stream(dest, volumes() if vol else planes(), r.axes, sized, np.dtype(dtype), px, r.channel_names)
+        note = (None if nan_policy == "refuse" else f"bpho predict --nan-policy {nan_policy}: NaN and Inf input pixels "
+                f"were replaced by {'0' if nan_policy == 'zero' else 'the mean of the finite pixels of their plane'}")
+        _write_stream(dest, volumes() if vol else planes(), r.axes, sized, np.dtype(dtype), px, r.channel_names, note)
     return dest
 
 def output_planes(config: dict, src) -> int:
@@ -295,12 +316,13 @@ def output_planes(config: dict, src) -> int:
     n = {a: v for a, v in zip(info["axes"], info["shape"])}
     return n.get("T", 1) * n.get("C", 1) * int(n.get("Z", 1) * (g["scale"] if g["dims"] == 3 else 1))
 
-def _write_stream(dest: Path, planes, axes: str, sizes: dict, dtype, px: dict, names):
+def _write_stream(dest: Path, planes, axes: str, sizes: dict, dtype, px: dict, names, note: str | None = None):
     "Write YX planes produced in T, C, Z order as an OME-TIFF with the input's axes (BigTIFF when large), atomically."
     store = "".join(a for a in "TCZ" if a in axes) + "YX"
     md = {"axes": store, **{k: v for a in "XYZ" if a in px and a in axes for k, v in
                             ((f"PhysicalSize{a}", float(px[a])), (f"PhysicalSize{a}Unit", "µm"))}}
     if names and "C" in axes: md["Channel"] = {"Name": list(names)}
+    if note: md["Description"] = note
     kw = dict(resolution=(1e4 / px["X"], 1e4 / px["Y"]), resolutionunit="CENTIMETER") if "X" in px and "Y" in px else {}
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .config import BphoError
+from .config import BphoError, check_fields
 
 # %% auto #0
 __all__ = ['ARCHS', 'UPSAMPLING', 'LOSSES', 'ModelConfig', 'PlainUNet', 'icnr_', 'Restorer', 'build_model', 'ssim_map', 'ssim',
@@ -29,9 +29,9 @@ class ModelConfig:
     scale: int = 4                   # LR -> HR upsampling done inside the model (bilinear), 1 for denoising
     base: int = 32                   # plain UNet: channels of the first level
     levels: int = 4                  # plain UNet: poolings; each halves the grid and doubles the channels
-    # "input": bilinear to the HR grid, then the UNet (PSSR); "output": the plain UNet works
+    # "input": bilinear to the HR grid, then the UNet (PSSR); "output": the plain UNet works on the LR grid and a pixel
+    # shuffle makes the HR grid (scale² fewer pixels to process)
     upsample: str = "input"
-                                     # on the LR grid and a pixel shuffle makes the HR grid (scale² fewer pixels to process)
     self_attention: bool = False     # DynamicUnet: self-attention in the decoder (PSSR)
     blur: bool = False               # DynamicUnet: blur after pixel shuffle, against checkerboard artefacts (PSSR)
     residual: bool = True            # predict the correction to the upsampled (middle) input frame
@@ -42,6 +42,7 @@ class ModelConfig:
         known = {f.name for f in fields(cls)}
         if set(d) - known: raise BphoError(f"{where}: unknown keys {sorted(set(d) - known)}; known: {sorted(known)}")
         c = cls(**d)
+        check_fields(c, where, {"n_in": 1, "n_out": 1, "scale": 1, "base": 1, "levels": 1})
         if c.arch not in ARCHS: raise BphoError(f"{where}: arch must be one of {ARCHS}, found {c.arch!r}")
         if c.upsample not in UPSAMPLING:
             raise BphoError(f"{where}: upsample must be one of {UPSAMPLING}, found {c.upsample!r}")

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from conftest import bpho, script, REPO
 from bpho_lib.config import get_settings
-from bpho_lib.io import read_image, write_czi
+from bpho_lib.io import read_image, write_czi, write_ome_tiff
 
 NOTEBOOKS = {"101_paired_001_unet": ("paired_001", "sample_pairs_mito"), "102_synth_001_unet": ("synth_001", "sample_pairs_mito"),
              "103_multiframe_001_unet": ("multiframe_001", "sample_mito_movies_hr"), "104_denoise_001_unet": ("denoise_001", "sample_denoise"),
@@ -81,12 +81,18 @@ def test_bad_input_is_refused(experiments, tmp_path):
              (["predict", m101, tmp_path/"bad.tif", "-o", tmp_path/"o"], "bad.tif: not a readable"),
              (["evaluate", m101, "--dataset", "paired_999"], "dataset 'paired_999' not found"),
              (["experiment", REPO/"nbs/101_paired_001_unet.ipynb", "--set", "EPOCS=1"], "unknown parameters ['EPOCS']")]
+    nan = np.ones((32, 32), np.float32)
+    nan[0, :5] = np.nan
+    write_ome_tiff(tmp_path/"nan.ome.tif", nan, "YX", {"X": 0.2, "Y": 0.2})
+    cases.append((["predict", m101, tmp_path/"nan.ome.tif", "-o", tmp_path/"o"], "5 NaN or Inf pixels of 1024"))
     (tmp_path/"x").mkdir(); shutil.copy(single, tmp_path/"x/one.czi")
     cases.append((["predict", m101, single, tmp_path/"x/one.czi", "-o", tmp_path/"o"], "several inputs would be written here"))
     for args, msg in cases:
         r = bpho(*args, cwd=d)
         assert r.returncode == 1 and msg in r.stderr, (args, r.stderr[-2000:])
     assert not (tmp_path/"o").exists() or not any((tmp_path/"o").iterdir())  # nothing partial
+    r = bpho("predict", m101, tmp_path/"nan.ome.tif", "-o", tmp_path/"q", "--nan-policy", "mean", cwd=d)
+    assert r.returncode == 0 and np.isfinite(read_image(tmp_path/"q/nan.ome.tif").data).all(), r.stderr
     r = bpho("predict", m101, single, "-o", tmp_path/"p", cwd=d); assert r.returncode == 0, r.stderr
     r = bpho("predict", m101, single, "-o", tmp_path/"p", cwd=d)
     assert r.returncode == 1 and "already exists (pass --overwrite" in r.stderr
