@@ -46,7 +46,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default=None, help="folder shared by the bench scripts (sample pairs, paired_001)")
     ap.add_argument("--budget", type=float, default=None, help="CARE's training seconds (default: what bpho's training took)")
-    ap.add_argument("--set", action="append", default=[], help="passed to `bpho experiment` (a quick test: SMOKE_STAGES=...)")
+    ap.add_argument("--set", action="append", default=[], help="passed to `bpho experiment` (a quick test: STAGES=..., which wins over SMOKE)")
     ap.add_argument("--out", default=None); a = ap.parse_args()
     work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="bpho-bench-"))
     try: text = run(work, a.budget, a.set)
