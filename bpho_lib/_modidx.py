@@ -85,6 +85,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'bpho_lib.config.provenance': ('config.html#provenance', 'bpho_lib/config.py'),
                                  'bpho_lib.config.publish_mode': ('config.html#publish_mode', 'bpho_lib/config.py'),
                                  'bpho_lib.config.sha256_file': ('config.html#sha256_file', 'bpho_lib/config.py'),
+                                 'bpho_lib.config.sigterm_interrupts': ('config.html#sigterm_interrupts', 'bpho_lib/config.py'),
                                  'bpho_lib.config.tune_malloc': ('config.html#tune_malloc', 'bpho_lib/config.py')},
             'bpho_lib.crappify': { 'bpho_lib.crappify.Crappifier': ('crappify.html#crappifier', 'bpho_lib/crappify.py'),
                                    'bpho_lib.crappify.Crappifier.__add__': ('crappify.html#crappifier.__add__', 'bpho_lib/crappify.py'),

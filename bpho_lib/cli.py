@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, json, sys, time
 from pathlib import Path
-from .config import BphoError, get_settings, tune_malloc
+from .config import BphoError, get_settings, sigterm_interrupts, tune_malloc
 from . import datasources as ds
 
 # %% auto #0
@@ -405,7 +405,8 @@ def main(argv=None) -> int:
     tune_malloc()  # tensors on the CPU without a page fault per step (config.tune_malloc)
     a = parser().parse_args(argv)
     a.root, a.manifest = getattr(a, "root", None), getattr(a, "manifest", None)
-    try: return a.func(a)
+    try:
+        with sigterm_interrupts(): return a.func(a)
     except BphoError as e:
         print(f"bpho: error: {e}", file=sys.stderr)
         return 1

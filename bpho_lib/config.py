@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_config.ipynb #a0d5a2f3
 from __future__ import annotations
-import configparser, datetime, hashlib, json, os, shutil, subprocess, tempfile
+import configparser, datetime, hashlib, json, os, shutil, signal, subprocess, tempfile, threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -12,7 +12,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['FOLDERS', 'BphoError', 'check_fields', 'find_project', 'Settings', 'get_settings', 'publish_mode',
            'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_torch_save', 'content_key',
-           'atomic_dir', 'sha256_file', 'git_commit', 'provenance', 'tune_malloc']
+           'atomic_dir', 'sha256_file', 'git_commit', 'provenance', 'tune_malloc', 'sigterm_interrupts']
 
 # %% ../nbs/00_config.ipynb #5599801c
 class BphoError(Exception):
@@ -200,3 +200,15 @@ def tune_malloc() -> bool:
     except (OSError, AttributeError): return False
     M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's malloc.h
     return bool(mallopt(M_MMAP_THRESHOLD, 32 << 20)) and bool(mallopt(M_TRIM_THRESHOLD, 256 << 20))
+
+# %% ../nbs/00_config.ipynb #bf481d15
+@contextmanager
+def sigterm_interrupts():
+    "Within the block, SIGTERM raises KeyboardInterrupt as Ctrl-C does (main thread only); the old handler after."
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    def interrupt(signum, frame): raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+    old = signal.signal(signal.SIGTERM, interrupt)
+    try: yield
+    finally: signal.signal(signal.SIGTERM, old)

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import tifffile
-from .config import BphoError, Settings, atomic_dir, atomic_write_json, atomic_write_text, provenance, publish_mode
+from .config import (BphoError, Settings, atomic_dir, atomic_write_json, atomic_write_text, provenance,
+                             publish_mode, sigterm_interrupts)
 from .datasources import Source, require, scan_files, source_record
 from .io import IMAGE_SUFFIXES, image_info, read_image
 from .tiles import (align_hr, check_image, foreground, normalize, percentiles, register_pair, residual_shift,
@@ -425,8 +426,9 @@ def run_script(script: str, doc: str, builder: str, source: str, params: dict, a
     from bpho_lib.config import get_settings
     try:
         if a.workers < 1: raise BphoError(f"--workers must be at least 1, found {a.workers}")
-        build_dataset(get_settings(root=a.root, manifest=a.manifest), name, builder, a.source, params, script=script,
-                      workers=a.workers, force=a.force, dry_run=a.dry_run)
+        with sigterm_interrupts():
+            build_dataset(get_settings(root=a.root, manifest=a.manifest), name, builder, a.source, params,
+                          script=script, workers=a.workers, force=a.force, dry_run=a.dry_run)
         return 0
     except BphoError as e:
         print(f"{name}: error: {e}", file=sys.stderr)
