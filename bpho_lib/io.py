@@ -268,6 +268,8 @@ CZI_SUFFIXES, TIFF_SUFFIXES = (".czi",), (".tif", ".tiff", ".ome.tif", ".ome.tif
 IMAGE_SUFFIXES = CZI_SUFFIXES + TIFF_SUFFIXES
 
 def _kind(path: Path) -> str:
+    if path.is_dir():
+        raise BphoError(f"{path}: a folder, expected a CZI or TIFF file (give a folder's images as files: folder/*.czi)")
     if not path.is_file(): raise BphoError(f"{path}: no such file")
     suf = path.suffix.lower()
     if suf in CZI_SUFFIXES: return "czi"

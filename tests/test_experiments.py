@@ -85,6 +85,7 @@ def test_bad_input_is_refused(experiments, tmp_path):
     nan[0, :5] = np.nan
     write_ome_tiff(tmp_path/"nan.ome.tif", nan, "YX", {"X": 0.2, "Y": 0.2})
     cases.append((["predict", m101, tmp_path/"nan.ome.tif", "-o", tmp_path/"o"], "5 NaN or Inf pixels of 1024"))
+    cases.append((["predict", m101, tmp_path/"empty", "-o", tmp_path/"o"], "empty: a folder, expected a CZI or TIFF file"))
     (tmp_path/"x").mkdir(); shutil.copy(single, tmp_path/"x/one.czi")
     cases.append((["predict", m101, single, tmp_path/"x/one.czi", "-o", tmp_path/"o"], "several inputs would be written here"))
     for args, msg in cases:
