@@ -10,9 +10,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['FOLDERS', 'BphoError', 'check_fields', 'find_project', 'Settings', 'get_settings', 'publish_mode',
+__all__ = ['FOLDERS', 'BphoError', 'check_fields', 'find_project', 'Settings', 'get_settings', 'os_error_message',
+           'note_os_error', 'os_error_line', 'available_memory', 'check_memory', 'check_disk', 'publish_mode',
            'atomic_write_bytes', 'atomic_write_text', 'atomic_write_json', 'atomic_torch_save', 'content_key',
-           'atomic_dir', 'sha256_file', 'git_commit', 'provenance', 'tune_malloc', 'sigterm_interrupts']
+           'atomic_dir', 'sha256_file', 'git_commit', 'provenance', 'tune_malloc', 'sigterm_interrupts', 'target_lock',
+           'remove_leftovers', 'die_with_parent']
 
 # %% ../nbs/00_config.ipynb #5599801c
 class BphoError(Exception):
@@ -98,6 +100,93 @@ def get_settings(root=None, manifest=None, project=None) -> Settings:
     manifest = Path(manifest or os.environ.get("BPHO_MANIFEST") or project/"datasources.toml").expanduser()
     return Settings(project=project, root=root.resolve(), folders=folders, manifest=manifest.resolve())
 
+# %% ../nbs/00_config.ipynb #e51aba3c
+def _free_bytes(path) -> int | None:
+    "Bytes free to this user on the file system holding `path` (its nearest existing folder)."
+    p = Path(path).absolute()
+    while not p.exists() and p != p.parent: p = p.parent
+    try: return shutil.disk_usage(p).free
+    except OSError: return None
+
+def _file_size_limit() -> int | None:
+    try:
+        import resource
+        soft = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        return None if soft == resource.RLIM_INFINITY else soft
+    except (ImportError, OSError, ValueError): return None
+
+def _mb(n: int) -> str: return f"{n / 2**20:.1f} MB" if n < 2**30 else f"{n / 2**30:.1f} GiB"
+
+def os_error_message(e: OSError, path=None, doing: str = "writing") -> str:
+    "One line for an OSError: the path, what was being done, and the cause (looked up when the error does not say)."
+    import errno as E
+    path = e.filename or path
+    lim, free = _file_size_limit(), _free_bytes(path) if path else None
+    causes = {E.ENOSPC: f"the disk is full ({_mb(free)} free)" if free is not None else "the disk is full",
+              E.EDQUOT: "the disk quota is used up",
+              E.EFBIG: f"the file-size limit (ulimit -f) of {_mb(lim)} was reached" if lim else "the file is too large",
+              E.EACCES: "permission denied", E.EPERM: "operation not permitted", E.EROFS: "a read-only file system",
+              E.ELOOP: "a loop of symbolic links", E.ENAMETOOLONG: "the name is too long"}
+    if e.errno in causes: cause = causes[e.errno]
+    elif e.errno is None:  # a short write ("65536 requested and 24520 written"): the error says nothing, the system does
+        if lim is not None and path and any(f.stat().st_size >= lim - 2**16 for f in _written(Path(path))):
+            cause = f"the file-size limit (ulimit -f) of {_mb(lim)} was reached"
+        elif free is not None and free < 2**20: cause = f"the disk is full ({_mb(free)} free)"
+        else: cause = f"a short write ({e})"
+    else: cause = e.strerror or str(e)
+    return f"{path}: {doing} failed: {cause}" if path else f"{doing} failed: {cause}"
+
+def note_os_error(e: OSError, path, doing: str = "writing") -> OSError:
+    "Name `e`'s path and cause now, while the half-written file is still there to tell; a note kept across processes."
+    if not getattr(e, "__notes__", None): e.add_note(os_error_message(e, path, doing))
+    return e
+
+def os_error_line(e: OSError) -> str:
+    "The line for `e`: the one noted where it happened, else what can be told from here."
+    notes = getattr(e, "__notes__", None)
+    return notes[0] if notes else os_error_message(e, doing="reading or writing")
+
+def _written(p: Path) -> list:
+    "`p` and, for a folder, the files in it; else its hidden temporaries (where a short write may have happened)."
+    try:
+        if p.is_file(): return [p, *p.parent.glob(f".{p.name}.*")]
+        if p.is_dir(): return [f for f in p.rglob("*") if f.is_file()]
+        return list(p.parent.glob(f".{p.name}.*"))
+    except OSError: return []
+
+def available_memory() -> int | None:
+    "Bytes of memory this process can still take: the system's MemAvailable, or less under a cgroup's limit."
+    avail = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"): avail = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError): pass
+    if avail is None:
+        try: avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError): pass
+    try:
+        cg = Path("/sys/fs/cgroup")
+        mx = (cg/"memory.max").read_text().strip()
+        if mx != "max":
+            left = int(mx) - int((cg/"memory.current").read_text())
+            avail = left if avail is None else min(avail, left)
+    except (OSError, ValueError): pass
+    return avail
+
+def check_memory(nbytes: int, path, what: str):
+    "Refuse `what` on `path` if it needs more than the memory available (a named error, nothing allocated)."
+    avail = available_memory()
+    if avail is not None and nbytes > avail:
+        raise BphoError(f"{path}: {what} needs {_mb(nbytes)} of memory, more than the {_mb(avail)} available; "
+                        f"nothing was read or written")
+
+def check_disk(nbytes: int, folder, what: str):
+    "Refuse `what` into `folder` if its file system has less than `nbytes` free (before any output is created)."
+    free = _free_bytes(folder)
+    if free is not None and nbytes > free:
+        raise BphoError(f"{folder}: {what} needs {_mb(nbytes)} of disk, more than the {_mb(free)} free there; "
+                        f"nothing was written")
+
 # %% ../nbs/00_config.ipynb #0c268d64
 def _umask() -> int:
     m = os.umask(0)
@@ -120,7 +209,8 @@ def atomic_write_bytes(path, data: bytes):
             os.fsync(f.fileno())
         publish_mode(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
+        if isinstance(e, OSError): note_os_error(e, path)  # before the half-written file goes
         Path(tmp).unlink(missing_ok=True)
         raise
 
@@ -136,13 +226,17 @@ def atomic_torch_save(obj, path):
     import torch  # torch is heavy; the command line's light commands never need it
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        torch.save(obj, tmp)
+        try: torch.save(obj, tmp)
+        except RuntimeError as e:  # torch's writer reports a failed write as a RuntimeError without the cause
+            if "writ" not in str(e).lower(): raise
+            raise OSError(f"torch.save: {e}") from None
         publish_mode(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
+        if isinstance(e, OSError): note_os_error(e, path)  # before the half-written file goes
         Path(tmp).unlink(missing_ok=True)
         raise
 
@@ -162,7 +256,8 @@ def atomic_dir(dest):
         yield tmp
         publish_mode(tmp, folder=True)
         os.rename(tmp, dest)
-    except BaseException:
+    except BaseException as e:
+        if isinstance(e, OSError): note_os_error(e, tmp, f"writing {dest.name} in")
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
@@ -212,3 +307,69 @@ def sigterm_interrupts():
     old = signal.signal(signal.SIGTERM, interrupt)
     try: yield
     finally: signal.signal(signal.SIGTERM, old)
+
+# %% ../nbs/00_config.ipynb #7d261dd9
+def _holder(fd: int) -> dict | None:
+    "The record a lock's holder wrote (pid, command, start), or None if empty or unreadable."
+    try: return json.loads(os.pread(fd, 65536, 0).decode() or "null")
+    except (OSError, ValueError): return None
+
+def _describe_holder(h: dict | None) -> str:
+    if not h: return "another process (it is starting)"
+    return f"process {h.get('pid')} ({h.get('command', '?')}, since {h.get('started', '?')})"
+
+@contextmanager
+def target_lock(lock_file, target, what: str):
+    "Hold an exclusive lock on `target` through `lock_file`; yields the record of a killed holder that left it, else None."
+    import fcntl
+    lock_file = Path(lock_file)
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        try: fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e: raise BphoError(os_error_message(e, lock_file, "creating the lock of")) from None
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            h = _holder(fd)
+            os.close(fd)
+            pid = f" (or stop it: kill {h['pid']})" if h and h.get("pid") else ""
+            raise BphoError(f"{target}: {what} is already running in {_describe_holder(h)}; wait for it to end{pid}") from None
+        try: same = os.fstat(fd).st_ino == os.stat(lock_file).st_ino
+        except FileNotFoundError: same = False
+        if same: break
+        os.close(fd)  # the holder removed the file between our open and our lock: lock the new one
+    previous = _holder(fd)
+    import sys
+    me = {"pid": os.getpid(), "command": " ".join(Path(sys.argv[0]).name if i == 0 else a for i, a in enumerate(sys.argv)),
+          "started": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(me).encode(), 0)
+    try: yield previous
+    finally:
+        lock_file.unlink(missing_ok=True)
+        os.close(fd)
+
+def _tree_size(p: Path) -> int:
+    if p.is_symlink() or not p.is_dir(): return p.lstat().st_size
+    return sum(f.lstat().st_size for f in p.rglob("*") if not f.is_dir() or f.is_symlink())
+
+def remove_leftovers(paths, label: str, previous: dict | None = None, log=print) -> list:
+    "Delete `paths` (what a killed run left); say so in one line naming them, their size and the killed run."
+    paths = [Path(p) for p in paths if os.path.lexists(p)]
+    if not paths and not previous: return []
+    size = sum(_tree_size(p) for p in paths)
+    for p in paths:
+        if p.is_dir() and not p.is_symlink(): shutil.rmtree(p, ignore_errors=True)
+        else: p.unlink(missing_ok=True)
+    who = f"a killed run ({_describe_holder(previous)})" if previous else "a killed run"
+    what = (f"removed what {who} left: {', '.join(p.name for p in paths)} ({size / 2**20:.1f} MB)" if paths
+            else f"{who} had stopped here; it left nothing else")
+    log(f"{label}: {what}")
+    return paths
+
+def die_with_parent(parent: int | None = None):
+    "In a worker process: be killed by the kernel when the parent dies (Linux), and end now if it is already gone."
+    import ctypes, sys
+    if sys.platform.startswith("linux"):
+        try: ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError): pass
+    if parent is not None and os.getppid() != parent: os._exit(1)  # the parent died before the line above

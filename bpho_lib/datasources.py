@@ -66,6 +66,8 @@ def _check_source(name: str, d: dict, where: str) -> None:
     spec = KINDS[d["kind"]]
     for k in ("path", "description", "origin"):
         if not isinstance(d[k], str) or not d[k].strip(): bad(f"{k} must be a non-empty string")
+    if not Path(d["path"]).expanduser().is_absolute() and Path(os.path.normpath(d["path"])).parts[0] == "..":
+        bad(f"path {d['path']!r} climbs out of the data root with '..'; give a folder elsewhere by its absolute path")
     if not isinstance(d["layout"], dict) or set(d["layout"]) != set(spec["layout"]):
         bad(f"layout for kind {d['kind']!r} needs exactly the keys {list(spec['layout'])}, found {d['layout']!r}")
     for role, sub in d["layout"].items():
@@ -138,11 +140,24 @@ def get_source(settings: Settings, name: str, sources: dict | None = None) -> So
 # %% ../nbs/02_datasources.ipynb #f80f86a5
 def scan_files(folder: Path) -> list[str]:
     "Relative paths (posix) of the regular files under `folder`, sorted; hidden files and folders skipped."
-    out = []
+    out, reals = [], {}
     for dirpath, dirs, files in os.walk(folder, followlinks=True):  # a linked folder's files are the source's too
+        real = reals[dirpath] = os.path.realpath(dirpath)
+        if any(reals.get(str(up)) == real for up in Path(dirpath).parents):  # a link back to a folder above
+            raise BphoError(f"{dirpath}: a loop of symbolic links in the source (it leads back to {real}); remove "
+                            f"the link")
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         rel = Path(dirpath).relative_to(folder)
-        out += [(rel/f).as_posix() for f in files if not f.startswith(".")]
+        for f in files:
+            if f.startswith("."): continue
+            p = Path(dirpath)/f
+            try: p.stat()
+            except OSError as e:
+                import errno
+                why = ("a loop of symbolic links" if e.errno == errno.ELOOP else
+                       f"a broken symbolic link (to {os.readlink(p)})" if p.is_symlink() else f"unreadable ({e.strerror})")
+                raise BphoError(f"{p}: {why} in the source; remove or fix it") from None
+            out.append((rel/f).as_posix())
     return sorted(out)
 
 def source_digest(files: dict) -> str:
@@ -222,17 +237,28 @@ def source_record(settings: Settings, name: str) -> dict:
 
 # %% ../nbs/02_datasources.ipynb #4e13da87
 class _VerifyCache:
-    "Per-root record of (size, mtime) -> sha256 of files already hashed: the cheap path of `verify`."
+    "Per-root record of (size, mtime, ctime, inode) -> sha256 of files already hashed: the cheap path of `verify`."
     def __init__(self, settings: Settings):
         self.path, self.dirty = settings.cache/"verify-cache.json", False
         try: self.d = json.loads(self.path.read_text()) if self.path.exists() else {}
         except (json.JSONDecodeError, OSError): self.d = {}
     def get(self, p: Path, st) -> str | None:
         e = self.d.get(str(p))
-        return e[2] if e and e[0] == st.st_size and e[1] == st.st_mtime_ns else None
+        return e[-1] if e and e[:-1] == self._key(st) else None
     def put(self, p: Path, st, sha: str):
-        self.d[str(p)] = [st.st_size, st.st_mtime_ns, sha]
+        self.d[str(p)] = [*self._key(st), sha]
         self.dirty = True
+    @staticmethod
+    def _key(st) -> list:
+        # ctime cannot be set back by a user (touch -r restores only the mtime), and a file written elsewhere and
+        # moved in has another inode: a rewrite shows in one of them even when size and mtime were restored
+        return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+    def refresh(self, p: Path, before):
+        "After a chmod (which moves the ctime) of a file hashed with stat `before`: keep its hash if nothing else moved."
+        e, st = self.d.get(str(p)), p.stat()
+        if e and e[:-1] == self._key(before) and (st.st_size, st.st_mtime_ns, st.st_ino) == (
+                before.st_size, before.st_mtime_ns, before.st_ino):
+            self.put(p, st, e[-1])
     def save(self):
         "Keep what was hashed; the cache only saves time, so a root that cannot be written to just goes without."
         if not self.dirty: return
@@ -252,11 +278,18 @@ def _hash_files(folder: Path, rels, cache: _VerifyCache | None = None, progress=
     return out
 
 # %% ../nbs/02_datasources.ipynb #08b8f00d
-def _read_only(folder: Path, rels):
-    "Take away write permission from frozen files (a guard against accidents, not a lock)."
+def _read_only(folder: Path, rels, cache: _VerifyCache):
+    "Take away write permission from frozen files inside `folder` (a guard against accidents, not a lock)."
+    top = folder.resolve()
     for rel in rels:
         p = folder/rel
-        try: p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        # a file linked from elsewhere is part of the source, but its permissions are not the source's to change
+        if not p.resolve().is_relative_to(top): continue
+        try:
+            st = p.stat()
+            if not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH): continue
+            p.chmod(st.st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+            cache.refresh(p, st)
         except OSError: pass  # a read-only file system or someone else's files: already protected
 
 def freeze(settings: Settings, name: str, progress=None, simulated: dict | None = None) -> dict:
@@ -280,11 +313,11 @@ def freeze(settings: Settings, name: str, progress=None, simulated: dict | None 
             rep = _compare(name, src.path, lock[name]["files"], files)
             raise BphoError(f"source {name!r} is frozen with other content ({rep.summary()}); a name is bound to its "
                             f"content forever: declare the new content under a new name\n{rep.details()}")
+        _read_only(src.path, rels, cache)
         cache.save()
-        _read_only(src.path, rels)
         return lock[name]
+    _read_only(src.path, rels, cache)
     cache.save()
-    _read_only(src.path, rels)
     lock[name] = entry
     try: _save_lock(settings, lock)  # last: a name is bound only once everything else is done
     except OSError as e: raise BphoError(f"{settings.lock}: cannot write the lock ({e})") from None
@@ -305,8 +338,8 @@ def _freeze_simulated(settings: Settings, src: Source, rels: list, lock: dict, s
     if mine is not None and mine["recipe_digest"] == digest and mine["digest"] != entry["digest"]:
         rep = _compare(name, src.path, mine["files"], files)
         raise BphoError(f"source {name!r} is frozen on this machine with other content ({rep.summary()})\n{rep.details()}")
+    _read_only(src.path, rels, cache)
     cache.save()
-    _read_only(src.path, rels)
     here[name] = entry
     try: _save_frozen_here(settings, here)
     except OSError as e: raise BphoError(f"{_here_path(settings)}: cannot record the frozen files ({e})") from None
