@@ -6,7 +6,7 @@
 from __future__ import annotations
 import argparse, json, sys, time
 from pathlib import Path
-from .config import BphoError, get_settings, sigterm_interrupts, tune_malloc
+from .config import BphoError, get_settings, os_error_line, sigterm_interrupts, tune_malloc
 from . import datasources as ds
 
 # %% auto #0
@@ -160,7 +160,7 @@ def cmd_experiment(a) -> int:
 def cmd_predict(a) -> int:
     "Predict images and movies with a trained model (a UNet, or one direction of a CycleGAN)."
     import torch
-    from bpho_lib.predict import check_input, load_for_prediction, output_planes, predict_files
+    from bpho_lib.predict import check_input, check_room, load_for_prediction, prediction_folder
     dev = a.device or ("cuda" if torch.cuda.is_available() else "cpu")
     _, cfg = load_for_prediction(a.model, a.direction, "cpu")  # refuses a missing or needless --direction early
     overlap = a.overlap if a.overlap is not None else (a.tile // 4 if "generator" in cfg else 16)
@@ -174,6 +174,13 @@ def cmd_predict(a) -> int:
         check_input(cfg, src)
         if dest.exists() and not a.overwrite:
             raise BphoError(f"{dest}: already exists (pass --overwrite to replace it)")
+    check_room(cfg, jobs, a.dtype)  # memory and disk, before the output folder exists
+    with prediction_folder(out, dests): _predict_jobs(a, cfg, jobs, dev, overlap)
+    return 0
+
+def _predict_jobs(a, cfg: dict, jobs: list, dev: str, overlap: int):
+    "The prediction of `cmd_predict`, once its inputs, room and output folder are settled."
+    from bpho_lib.predict import output_planes, predict_files
     kw = dict(dtype=a.dtype, overwrite=a.overwrite, tile=a.tile, overlap=overlap, batch=a.batch,
               nan_policy=a.nan_policy)
     report = lambda src, dest, secs: print(f"{src} -> {dest} ({output_planes(cfg, src)} planes, {secs:.1f} s)")
@@ -187,7 +194,6 @@ def cmd_predict(a) -> int:
                 predict_files(a.model, [(src, dest)], a.direction, 1, dev, progress=lambda: bar.update(), done=report,
                               **kw)
     if len(jobs) > 1: print(f"{len(jobs)} files in {time.time() - t0:.1f} s")
-    return 0
 
 def cmd_evaluate(a) -> int:
     "Evaluate a model on a dataset's split beside the baselines."
@@ -409,6 +415,12 @@ def main(argv=None) -> int:
         with sigterm_interrupts(): return a.func(a)
     except BphoError as e:
         print(f"bpho: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # a full disk, a file-size limit, a permission, a link loop: the path and the cause
+        print(f"bpho: error: {os_error_line(e)}; nothing partial was kept", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("bpho: error: out of memory; nothing partial was kept", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("bpho: interrupted; nothing partial was kept", file=sys.stderr)

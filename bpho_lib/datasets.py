@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import tifffile
-from .config import (BphoError, Settings, atomic_dir, atomic_write_json, atomic_write_text, provenance,
-                             publish_mode, sigterm_interrupts)
+from .config import (BphoError, Settings, atomic_dir, atomic_write_json, atomic_write_text, die_with_parent,
+                             note_os_error, os_error_line, provenance, publish_mode, remove_leftovers,
+                             sigterm_interrupts, target_lock)
 from .datasources import Source, require, scan_files, source_record
 from .io import IMAGE_SUFFIXES, image_info, read_image
 from .tiles import (align_hr, check_image, foreground, normalize, percentiles, register_pair, residual_shift,
@@ -276,7 +277,9 @@ def _work(args):
     # correlation steps amplify that (measured: 2.5e-4 LR px on a sample field, 1 thread against 2): one thread for
     # every item keeps the tiles byte-identical whatever the number of workers.
     with threadpool_limits(limits=1, user_api="blas"):
-        return BUILDERS[builder][1](item, params, Path(out), rng, **more)
+        try: return BUILDERS[builder][1](item, params, Path(out), rng, **more)
+        except OSError as e:  # named here, in the process that wrote, while its half-written tile is still there
+            raise note_os_error(e, Path(out), f"writing the tiles of {item['stem']} into") from None
 
 def _results(items, args, workers: int, bar):
     "Results of `_work` in item order, inline or from a pool of `workers` processes."
@@ -293,7 +296,9 @@ def _results(items, args, workers: int, bar):
     saved = {k: os.environ.get(k) for k in _THREAD_VARS}
     os.environ.update({k: "1" for k in _THREAD_VARS})
     try:
-        with ProcessPoolExecutor(min(workers, len(items)), mp_context=mp.get_context("spawn")) as ex:
+        # killed by the kernel with the build, even by SIGKILL: no worker outlives it
+        with ProcessPoolExecutor(min(workers, len(items)), mp_context=mp.get_context("spawn"),
+                                 initializer=die_with_parent, initargs=(os.getpid(),)) as ex:
             for r in ex.map(_work, args):
                 bar.update()
                 yield r
@@ -335,7 +340,6 @@ def _write_table(path: Path, rows: list):
 def build_dataset(settings: Settings, name: str, builder: str, source: str, params: dict, script=None, workers: int = 1,
                   force: bool = False, dry_run: bool = False, log=print) -> dict:
     "Build dataset `name` from `source` with `builder` and `params`; returns its dataset.json record."
-    from tqdm.auto import tqdm
     if builder not in BUILDERS: raise BphoError(f"unknown builder {builder!r}; known: {', '.join(BUILDERS)}")
     src = require(settings, source)
     scale = 1 if builder == "denoise" else params.get("scale") or (int(round(src.scale)) if src.scale else 4)
@@ -355,9 +359,30 @@ def build_dataset(settings: Settings, name: str, builder: str, source: str, para
         log(f"{name}: would build {dest} from {source} ({len(items)} items: {n_split['train']} train, {n_split['valid']} valid), "
             f"builder {builder}, up to {sum(params['tiles_per_image'])} tiles per item over sizes {params['sizes']}; nothing written")
         return {"name": name, "plan": items, "params": params}
+    with target_lock(settings.datasets/f".{name}.lock", dest, f"a build of {name}") as killed:
+        _clear_killed_build(dest, killed, log)
+        if dest.exists() and not force:  # again, under the lock: another run may have built it meanwhile
+            log(f"{name}: already built from the same source content and parameters ({dest})")
+            return _existing(dest, fp, params, digests)
+        meta = _build(settings, name, builder, source, params, script, workers, degradation, digests, fp, items, dest)
+    log(summary(meta))
+    return meta
+
+def _clear_killed_build(dest: Path, killed: dict | None, log):
+    "Remove what a killed build of `dest` left (under its lock); an old build it had moved aside is put back."
+    name, parent = dest.name, dest.parent
+    old = parent/f".{name}.old"
+    if old.is_dir() and not dest.exists():  # killed between the two renames of `_swap_in`
+        os.rename(old, dest)
+        log(f"{name}: a killed build had moved the previous build aside; put it back")
+    left = [*parent.glob(f"..{name}.build.*.partial"), parent/f".{name}.build", old]
+    remove_leftovers(left, name, killed, log)
+
+def _build(settings, name, builder, source, params, script, workers, degradation, digests, fp, items, dest) -> dict:
+    "The build itself, into a staging folder swapped in only when complete."
+    from tqdm.auto import tqdm
     t0, rows, files = time.time(), [], {}
     staging = dest.with_name(f".{name}.build")
-    if staging.exists(): shutil.rmtree(staging)  # left by a killed build; atomic_dir never leaves one otherwise
     with atomic_dir(staging) as tmp:
         args = [(builder, it, params, str(tmp), degradation) for it in items]
         with tqdm(total=len(items), desc=f"building {name}", unit="item", disable=None, file=sys.stderr,
@@ -375,7 +400,6 @@ def build_dataset(settings: Settings, name: str, builder: str, source: str, para
                 "script": _script_record(script, settings), "build_seconds": round(time.time() - t0, 2), **provenance()}
         atomic_write_json(tmp/"dataset.json", meta)
     _swap_in(staging, dest)
-    log(summary(meta))
     return meta
 
 def _script_record(script, settings) -> dict | None:
@@ -432,6 +456,12 @@ def run_script(script: str, doc: str, builder: str, source: str, params: dict, a
         return 0
     except BphoError as e:
         print(f"{name}: error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # a full disk, a file-size limit, a permission: one line, from the process that met it
+        print(f"{name}: error: {os_error_line(e)}; nothing was kept", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print(f"{name}: error: out of memory; nothing was kept (fewer --workers need less)", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{name}: interrupted; nothing was kept", file=sys.stderr)

@@ -12,7 +12,8 @@ import torch
 import torch.distributed as dist
 from execnb.shell import CaptureShell, read_nb, write_nb
 from fastcore.nbio import mk_cell
-from .config import BphoError, Settings, atomic_write_json, content_key, get_settings, publish_mode
+from .config import (BphoError, Settings, atomic_write_json, content_key, get_settings, publish_mode,
+                             remove_leftovers, target_lock)
 from .cyclegan import CycleConfig, CycleGAN
 from .checkpoint import main_process
 from .data import dataset_info, read_tiles_table
@@ -29,7 +30,7 @@ from .unet import ModelConfig
 # %% auto #0
 __all__ = ['smoke', 'train', 'plot_history', 'show_panel', 'evaluate_and_record', 'summary_line', 'train_cyclegan',
            'plot_cycle_history', 'show_translation', 'parse_sets', 'echo_cell_output', 'marked_cell', 'parameters',
-           'experiment_name', 'read_experiment', 'notebook_env', 'run_notebook', 'train_notebook']
+           'experiment_name', 'read_experiment', 'notebook_env', 'experiment_lock', 'run_notebook', 'train_notebook']
 
 # %% ../nbs/18_experiment.ipynb #2da03c4a
 def smoke() -> bool:
@@ -343,15 +344,28 @@ def notebook_env(settings: Settings, smoke_mode: bool, live: bool = False):
     return _env(BPHO_SMOKE="1" if smoke_mode else None, BPHO_ROOT=str(settings.root), BPHO_MANIFEST=str(settings.manifest),
                 BPHO_LIVE_LOG="1" if live else None)
 
+@contextmanager
+def experiment_lock(settings: Settings, experiment: str):
+    "Hold models/<experiment> for one run (rank 0 of torchrun's); clear the temporaries a killed run left, not its checkpoint."
+    if int(os.environ.get("RANK", "0")) != 0:
+        yield
+        return
+    with target_lock(settings.models/f".{experiment}.lock", settings.models/experiment,
+                     f"experiment {experiment}") as killed:
+        left = [p for d in (settings.models/experiment, settings.results/experiment) if d.is_dir()
+                for p in d.glob(".*.tmp")]
+        remove_leftovers(left, experiment, killed)
+        yield
+
 def run_notebook(nb_path, settings: Settings, smoke_mode: bool = False, sets: dict | None = None,
                  verbose: bool = False) -> Path:
     "Execute an experiment notebook headless; return the executed copy under results/<experiment>/."
     nb_path = Path(nb_path)
     nb = read_experiment(nb_path, sets, smoke_mode)
     out = settings.results/nb_path.stem
-    out.mkdir(parents=True, exist_ok=True)
     sh = CaptureShell(path=nb_path.parent.resolve())
-    with notebook_env(settings, smoke_mode, live=verbose):
+    with experiment_lock(settings, experiment_name(nb, nb_path, sets)), notebook_env(settings, smoke_mode, live=verbose):
+        out.mkdir(parents=True, exist_ok=True)
         try:
             sh.run_all(nb, exc_stop=True, preproc=_announce(nb, nb_path.stem, verbose),
                        postproc=echo_cell_output(verbose))
@@ -385,7 +399,7 @@ def train_notebook(nb_path, settings: Settings, smoke_mode: bool = False, sets: 
     experiment = experiment_name(nb, nb_path, sets)
     skip = {id(c) for c in nb.cells[marked_cell(nb, nb_path, "# training") + 1:]}  # the cells after training
     t0, sh = time.time(), CaptureShell(path=nb_path.parent.resolve())
-    with notebook_env(settings, smoke_mode, live=verbose):
+    with experiment_lock(settings, experiment), notebook_env(settings, smoke_mode, live=verbose):
         try:
             sh.run_all(nb, exc_stop=True, preproc=lambda c: id(c) in skip,
                        postproc=echo_cell_output(verbose and main_process()))

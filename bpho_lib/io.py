@@ -4,12 +4,12 @@
 
 # %% ../nbs/01_io.ipynb #b5161693
 from __future__ import annotations
-import hashlib, os, re, tempfile, uuid, xml.etree.ElementTree as ET
+import hashlib, math, os, re, tempfile, uuid, xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 import tifffile
-from .config import BphoError, atomic_write_bytes, publish_mode
+from .config import BphoError, atomic_write_bytes, check_memory, publish_mode
 
 # %% auto #0
 __all__ = ['AXES', 'CZI_SUFFIXES', 'TIFF_SUFFIXES', 'IMAGE_SUFFIXES', 'check_axes', 'to_axes', 'squeeze_axes', 'Image',
@@ -108,6 +108,11 @@ def _image(path, data, dims, px, names, squeeze) -> Image:
     if squeeze: img.data, img.axes = squeeze_axes(img.data, AXES)
     return img
 
+def _fits(path, shape, dtype):
+    "Refuse an image whose header claims more pixels than memory can hold, before reading them."
+    check_memory(math.prod(int(n) for n in shape) * np.dtype(dtype).itemsize, path,
+                 f"reading this {'x'.join(map(str, shape))} {np.dtype(dtype)} image")
+
 def read_czi(path, scene: int | None = None, squeeze: bool = True) -> Image:
     "Read one scene (required if several) of a CZI file as an `Image` (TCZYX order, squeezed unless `squeeze=False`)."
     import czifile
@@ -116,6 +121,7 @@ def read_czi(path, scene: int | None = None, squeeze: bool = True) -> Image:
         with czifile.CziFile(path, squeeze=False) as czi:
             sc = czi_scene(czi, path, scene)
             dims, px, names = _czi_layout(sc, path)
+            _fits(path, list(sc.sizes.values()), sc.dtype)
             data = sc.asarray()
     except BphoError: raise
     except Exception as e: raise _czi_error(path, e) from None
@@ -230,6 +236,7 @@ def read_tiff(path, squeeze: bool = True, series: int | None = None) -> Image:
             s = tf.series[_pick(len(tf.series), series, path, "series")]
             dims = tiff_dims(s.axes, s.shape, path)
             px, names = _tiff_pixel_sizes(tf)
+            _fits(path, s.shape, s.dtype)
             data = s.asarray()
     except BphoError: raise
     except Exception as e: raise BphoError(f"{path}: not a readable TIFF file ({type(e).__name__}: {e})") from None

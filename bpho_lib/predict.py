@@ -4,7 +4,7 @@
 
 # %% ../nbs/15_predict.ipynb #572543c6
 from __future__ import annotations
-import functools, itertools, math, os, tempfile, time
+import functools, glob, itertools, math, os, tempfile, time
 from collections import OrderedDict
 from contextlib import contextmanager
 from fractions import Fraction
@@ -13,7 +13,8 @@ import numpy as np
 import tifffile
 import torch
 import torch.nn.functional as F
-from .config import BphoError, Settings, publish_mode, sha256_file
+from .config import (BphoError, Settings, check_disk, check_memory, die_with_parent, note_os_error,
+                             publish_mode, remove_leftovers, sha256_file, target_lock)
 from .crappify import Degradation, register_degradation
 from .io import AXES, czi_scene, tiff_dims, image_info
 from .store import load, load_config, load_generator
@@ -21,9 +22,9 @@ from .tiles import normalize, percentiles
 from .unet import ModelConfig
 
 # %% auto #0
-__all__ = ['DTYPES', 'NAN_POLICIES', 'PlaneReader', 'predict_tiled', 'image_statistics', 'reflect', 'finite_input', 'geometry',
-           'check_input', 'model_multiple', 'predict_file', 'output_planes', 'load_for_prediction', 'predict_files',
-           'GeneratorDegradation']
+__all__ = ['DTYPES', 'NAN_POLICIES', 'PlaneReader', 'predict_tiled', 'image_statistics', 'reflect', 'resources', 'check_room',
+           'prediction_folder', 'finite_input', 'geometry', 'check_input', 'model_multiple', 'predict_file',
+           'output_planes', 'load_for_prediction', 'predict_files', 'GeneratorDegradation']
 
 # %% ../nbs/15_predict.ipynb #774a36e8
 class PlaneReader:
@@ -210,6 +211,39 @@ def _plane_frames(reader: PlaneReader, c: int, z: int, n_in: int, pct, load=None
         p = percentiles(get(t), *pct)  # one scale for the window, as the dataset had one per movie
         yield t, normalize(np.stack([get(reflect(t + k, T)) for k in range(-h, h + 1)]), p), p
 
+# %% ../nbs/15_predict.ipynb #1a2456a7
+def resources(config: dict, src, dtype: str = "float32") -> tuple[int, int]:
+    "(memory, disk) in bytes that predicting `src` takes at least: a plane or volume with its prediction; the output."
+    g, info = geometry(config), image_info(src)
+    n, s = dict(zip(info["axes"], info["shape"])), float(g["scale"])
+    unit = n["Y"] * n["X"] * (n.get("Z", 1) if g["dims"] == 3 else 1)  # what is predicted at once
+    mem = 4 * (unit * (g["n_in"] + 2) + 2 * int(unit * s ** g["dims"]))  # float32: input, normalised, output, its copy
+    disk = output_planes(config, src) * int(n["Y"] * n["X"] * s * s) * np.dtype(dtype).itemsize
+    return mem, disk
+
+def check_room(config: dict, jobs: list, dtype: str = "float32"):
+    "Refuse [(src, dest), ...] whose prediction cannot fit in memory or on the output disk; nothing created."
+    need = {}
+    for src, dest in jobs:
+        mem, disk = resources(config, src, dtype)
+        shape = "x".join(map(str, image_info(src)["shape"]))
+        check_memory(mem, src, f"predicting this {shape} image")
+        dest = Path(dest)
+        need[dest.parent] = need.get(dest.parent, 0) + disk - (dest.stat().st_size if dest.is_file() else 0)
+    for folder, n in need.items(): check_disk(n, folder, f"the prediction of {len(jobs)} file(s)")
+
+@contextmanager
+def prediction_folder(out, dests=()):
+    "Hold output folder `out` for one prediction; clear what a killed one left; remove it again if made here and empty."
+    out = Path(out).absolute()
+    made = not out.exists()
+    with target_lock(out.parent/f".{out.name}.predict.lock", out, "a prediction into this folder") as killed:
+        left = [t for d in dests for t in out.glob(f".{glob.escape(Path(d).name)}.*.tmp")] if out.is_dir() else []
+        remove_leftovers(left, str(out), killed)
+        try: yield out
+        finally:
+            if made and out.is_dir() and not any(out.iterdir()): out.rmdir()
+
 # %% ../nbs/15_predict.ipynb #cf17e54b
 DTYPES = ("float32", "uint16")
 NAN_POLICIES = ("refuse", "zero", "mean")
@@ -266,6 +300,7 @@ def predict_file(model, config: dict, src, dest, dtype: str = "float32", overwri
     if not 0 <= overlap < tile:
         raise BphoError(f"tile ({tile}) must be larger than the overlap ({overlap}), which is at least 0")
     check_input(config, src)
+    check_room(config, [(src, dest)], dtype)
     g = geometry(config)
     scale, n_in, multiple, vol = g["scale"], g["n_in"], g["multiple"], g["dims"] == 3
     pct = config.get("normalisation", {}).get("percentiles", [2, 99.8])
@@ -335,7 +370,8 @@ def _write_stream(dest: Path, planes, axes: str, sizes: dict, dtype, px: dict, n
                          bigtiff=big, **kw)
         publish_mode(tmp)
         os.replace(tmp, dest)
-    except BaseException:
+    except BaseException as e:
+        if isinstance(e, OSError): note_os_error(e, dest)  # while the half-written file can still tell why
         Path(tmp).unlink(missing_ok=True)
         raise
 
@@ -391,7 +427,8 @@ def predict_files(model_dir, jobs: list, direction: str | None = None, workers: 
     # the workers share the cores
     if threads: os.environ.update({"OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads})
     try:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as ex:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=die_with_parent,
+                                 initargs=(os.getpid(),)) as ex:
             out = []
             from bpho_lib.predict import _job as job  # by its module's name, so that spawned workers find it
             for r in ex.map(job,
