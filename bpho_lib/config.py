@@ -115,7 +115,8 @@ def _file_size_limit() -> int | None:
         return None if soft == resource.RLIM_INFINITY else soft
     except (ImportError, OSError, ValueError): return None
 
-def _mb(n: int) -> str: return f"{n / 2**20:.1f} MB" if n < 2**30 else f"{n / 2**30:.1f} GiB"
+def _mb(n: int) -> str:
+    return f"{n / 2**10:.0f} KB" if n < 2**20 else f"{n / 2**20:.1f} MB" if n < 2**30 else f"{n / 2**30:.1f} GiB"
 
 def os_error_message(e: OSError, path=None, doing: str = "writing") -> str:
     "One line for an OSError: the path, what was being done, and the cause (looked up when the error does not say)."
