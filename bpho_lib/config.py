@@ -258,7 +258,7 @@ def atomic_dir(dest):
         publish_mode(tmp, folder=True)
         os.rename(tmp, dest)
     except BaseException as e:
-        if isinstance(e, OSError): note_os_error(e, tmp, f"writing {dest.name} in")
+        if isinstance(e, OSError): note_os_error(e, tmp, f"writing {dest.name}")
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
@@ -361,7 +361,7 @@ def remove_leftovers(paths, label: str, previous: dict | None = None, log=print)
     for p in paths:
         if p.is_dir() and not p.is_symlink(): shutil.rmtree(p, ignore_errors=True)
         else: p.unlink(missing_ok=True)
-    who = f"a killed run ({_describe_holder(previous)})" if previous else "a killed run"
+    who = f"a killed run, {_describe_holder(previous)}," if previous else "a killed run"
     what = (f"removed what {who} left: {', '.join(p.name for p in paths)} ({size / 2**20:.1f} MB)" if paths
             else f"{who} had stopped here; it left nothing else")
     log(f"{label}: {what}")

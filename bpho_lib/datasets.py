@@ -279,7 +279,7 @@ def _work(args):
     with threadpool_limits(limits=1, user_api="blas"):
         try: return BUILDERS[builder][1](item, params, Path(out), rng, **more)
         except OSError as e:  # named here, in the process that wrote, while its half-written tile is still there
-            raise note_os_error(e, Path(out), f"writing the tiles of {item['stem']} into") from None
+            raise note_os_error(e, Path(out), f"writing the tiles of {item['stem']}") from None
 
 def _results(items, args, workers: int, bar):
     "Results of `_work` in item order, inline or from a pool of `workers` processes."

@@ -76,7 +76,8 @@ def test_a_killed_build_is_cleared_by_the_next_and_a_concurrent_one_is_refused(s
         r = script("paired_001", "--source", "sample_pairs_mito", "--workers", "2", "--root", root, cwd=d)
         assert r.returncode == 0, r.stderr[-2000:]
         said = [l for l in r.stdout.splitlines() if "killed run" in l]
-        assert len(said) == 1 and said[0].startswith(f"paired_001: removed what a killed run (process {proc.pid} "), said
+        assert len(said) == 1, said
+        assert said[0].startswith(f"paired_001: removed what a killed run, process {proc.pid} (paired_001.py "), said
         assert ".partial" in said[0] and " MB)" in said[0], said
         assert sorted(p.name for p in datasets.iterdir()) == ["paired_001"]
     finally:
@@ -153,6 +154,59 @@ def test_prediction_faults_are_one_line_and_leave_no_output_folder(tmp_path):
     for key, value, say in [("levels", "two", "levels"), ("scale", 0, "scale"), ("scale", -4, "scale")]:
         (model/"config.json").write_text(json.dumps({**cfg, "model": {**cfg["model"], key: value}}))
         check(bpho("predict", model, img, "-o", out), say, "config.json")
+
+def _in_small_tmpfs(folder: Path, size: str, cmd: list):
+    """Run `cmd` with a tmpfs of `size` mounted on `folder`, in a private mount namespace (the mount ends with it);
+    returns (CompletedProcess, what was left in `folder`), or None where unshare may not mount."""
+    import shutil
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-rm", "true"], capture_output=True).returncode:
+        return None
+    sh = ('mount -t tmpfs -o size="$1" tmpfs "$2" || exit 99; d="$2"; shift 2; '
+          '"$@"; rc=$?; echo "LEFT:$(ls -A "$d")"; exit $rc')
+    r = subprocess.run(["unshare", "-rm", "sh", "-c", sh, "sh", size, str(folder), *map(str, cmd)], capture_output=True,
+                       text=True, env=_env(), timeout=900)
+    assert r.returncode != 99, r.stderr
+    left = [l for l in r.stdout.splitlines() if l.startswith("LEFT:")][-1][5:].split()
+    return r, left
+
+def test_a_full_disk_is_one_line_and_nothing_is_kept(sampled, tmp_path):
+    "A build and a prediction onto a small tmpfs: the path and 'the disk is full', no traceback, nothing left there."
+    import pytest
+    d, _ = sampled
+    root = tmp_path/"root"
+    link_sources(d, root, "sample_pairs_mito")
+    (root/"datasets").mkdir()
+    got = _in_small_tmpfs(root/"datasets", "1m", [sys.executable, REPO/"scripts/dataset/paired_001.py", "--source",
+                                                 "sample_pairs_mito", "--workers", "2", "--root", root])
+    if got is None: pytest.skip("this machine does not let unshare mount a tmpfs (no user namespaces)")
+    r, left = got
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-3000:]
+    line = [l for l in r.stderr.splitlines() if "error" in l]
+    assert len(line) == 1 and str(root/"datasets") in line[0], r.stderr[-3000:]
+    assert "failed: the disk is full (" in line[0] and line[0].endswith("; nothing was kept"), line
+    assert left == [], left
+    model, img = _model(tmp_path/"model"), _image(tmp_path/"in.tif")  # its 256 x 256 float32 output: 256 KB
+    (tmp_path/"small").mkdir()
+    # room for the pixels by the pre-check's count (256 KB) but not for the lock and the TIFF's header: the write fails.
+    # Where that falls depends on the page size and what a new tmpfs uses, so a few sizes a page apart are tried: each
+    # ends in one of the two clean ways, and the write fails in at least one.
+    page, failed_writing = os.sysconf("SC_PAGE_SIZE"), []
+    for k in range(4):
+        r, left = _in_small_tmpfs(tmp_path/"small", str((256 << 10) + k * page),
+                                  [BPHO, "predict", model, img, "-o", tmp_path/"small/out"])
+        if r.returncode == 0: break  # it all fit
+        assert r.returncode == 1 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert left == [], left
+        if "writing failed" in r.stderr:
+            dest = tmp_path/"small/out/in.ome.tif"
+            assert r.stderr.startswith(f"bpho: error: {dest}: writing failed: the disk is full ("), r.stderr
+            failed_writing.append(k)
+        else: assert "needs 256 KB of disk, more than the" in r.stderr, r.stderr
+    assert failed_writing, "no size made the write itself fail"
+    # too small for the output by its own count: refused before any output exists
+    r, left = _in_small_tmpfs(tmp_path/"small", "128k", [BPHO, "predict", model, img, "-o", tmp_path/"small/out"])
+    assert r.returncode == 1 and "needs 256 KB of disk, more than the 128 KB free there" in r.stderr, r.stderr
+    assert left == [], left
 
 # ---- sources ---------------------------------------------------------------------------------------------------------
 
