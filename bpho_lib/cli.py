@@ -10,8 +10,8 @@ from .config import BphoError, get_settings, os_error_line, sigterm_interrupts, 
 from . import datasources as ds
 
 # %% auto #0
-__all__ = ['cmd_list', 'cmd_verify', 'cmd_freeze', 'cmd_add', 'cmd_sample', 'cmd_info', 'cmd_experiment', 'cmd_predict',
-           'cmd_evaluate', 'cmd_results', 'cmd_find_bs', 'cmd_train', 'cmd_export', 'parser', 'main']
+__all__ = ['cmd_list', 'cmd_verify', 'cmd_freeze', 'cmd_add', 'cmd_sample', 'cmd_info', 'cmd_score_labels', 'cmd_experiment',
+           'cmd_predict', 'cmd_evaluate', 'cmd_results', 'cmd_find_bs', 'cmd_train', 'cmd_export', 'parser', 'main']
 
 # %% ../nbs/20_cli.ipynb #66eaf1ba
 def _progress(desc: str, total: int | None = None):
@@ -146,6 +146,22 @@ def cmd_info(a) -> int:
             continue
         print(json.dumps(d) if a.json else _describe(d))
     return 1 if bad else 0
+
+def cmd_score_labels(a) -> int:
+    "Score a predicted label image against a true one (bpho_lib.labels.score_labels)."
+    from bpho_lib.io import read_image
+    from bpho_lib.labels import score_labels
+    row = score_labels(read_image(a.true).data, read_image(a.pred).data, names=(a.true, a.pred))
+    if a.json:
+        print(json.dumps(row, indent=2))
+        return 0
+    print(f"{a.pred} against {a.true}: {row['n_pred']} predicted objects, {row['n_true']} true")
+    print(f"  foreground      IoU {row['iou']:.4f}  Dice {row['dice']:.4f}")
+    for t in (50, 75):
+        print(f"  matched, IoU > 0.{t}: precision {row[f'precision_{t}']:.4f}  recall {row[f'recall_{t}']:.4f}  "
+              f"F1 {row[f'f1_{t}']:.4f}")
+    print(f"  AP-75 {row['ap_75']:.4f} (COCO-style; label images carry no scores, so one point of the curve)")
+    return 0
 
 # %% ../nbs/20_cli.ipynb #c7fe6d0b
 def cmd_experiment(a) -> int:
@@ -332,6 +348,14 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("files", nargs="+", metavar="FILE"); x.add_argument("--json", action="store_true",
                    help="one JSON object per file (keys file, format, shape, axes, dtype, pixel_size_um, channel_names, scenes)")
     x.set_defaults(func=cmd_info)
+    x = sub.add_parser("score-labels", help="score a predicted label image against a true one (IoU, F1, AP-75)",
+                       description="Score two label images (TIFF/OME-TIFF/CZI, 2D or 3D, 0 = background): foreground "
+                                   "IoU and Dice; precision, recall and F1 of objects matched one to one at IoU > 0.5 "
+                                   "and > 0.75; COCO-style AP at 0.75; object counts.")
+    x.add_argument("true", metavar="TRUE"); x.add_argument("pred", metavar="PRED")
+    x.add_argument("--json", action="store_true", help="the keys iou, dice, precision_50, recall_50, f1_50, "
+                   "precision_75, recall_75, f1_75, ap_75, n_true, n_pred as JSON")
+    x.set_defaults(func=cmd_score_labels)
     x = sub.add_parser("experiment", parents=[c, nb],
                        help="run an experiment notebook headless, keeping the executed copy")
     x.set_defaults(func=cmd_experiment)
