@@ -22,6 +22,8 @@ KINDS = {
     "noisy_clean": {"layout": {"noisy": "noisy/{level}", "clean": "clean", "levels": [1]}, "pixel": ("xy",)},
     # 3D stacks (ZYX), e.g. FIB-SEM or expansion microscopy
     "volume":      {"layout": {"volumes": "."}, "pixel": ("xy", "z")},
+    # images with their instance labels (0 = background), paired by stem; 2D, or 3D with a z voxel size
+    "labelled":    {"layout": {"images": "images", "labels": "labels"}, "pixel": ("xy",), "pixel_optional": ("z",)},
 }
 REQUIRED = ("kind", "path", "description", "origin", "pixel_size_um", "layout")
 OPTIONAL = ("scale", "frame_interval_s", "notes", "sample")
@@ -74,9 +76,10 @@ def _check_source(name: str, d: dict, where: str) -> None:
         if role == "levels": continue
         if not isinstance(sub, str) or Path(sub).is_absolute() or ".." in Path(sub).parts:
             bad(f"layout.{role} must be a folder inside the source's path, found {sub!r}")
-    px = d["pixel_size_um"]
-    if not isinstance(px, dict) or set(px) != set(spec["pixel"]):
-        bad(f"pixel_size_um for kind {d['kind']!r} needs exactly the keys {list(spec['pixel'])}, found {px!r}")
+    px, need, may = d["pixel_size_um"], set(spec["pixel"]), set(spec.get("pixel_optional", ()))
+    if not isinstance(px, dict) or not need <= set(px) <= need | may:
+        bad(f"pixel_size_um for kind {d['kind']!r} needs exactly the keys {list(spec['pixel'])}"
+            f"{''.join(f' (and optionally {k!r})' for k in sorted(may))}, found {px!r}")
     for k, v in px.items():
         if v != "metadata" and (isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0):
             bad(f"pixel_size_um.{k} must be a positive number (micrometres) or \"metadata\", found {v!r}")
@@ -458,7 +461,7 @@ def _infer_pixel_sizes(kind: str, path: Path, layout: dict) -> dict:
         if not sizes.get("X"):
             raise BphoError(f"{img or path/layout[role]}: no pixel size in the metadata; give it with --pixel-size")
         px[key] = round(sizes["X"], 6)
-        if kind == "volume":
+        if kind == "volume" or (kind == "labelled" and "Z" in image_info(img)["axes"]):
             if not sizes.get("Z"): raise BphoError(f"{img}: a volume needs its Z voxel size, none in the metadata; "
                                                    f"give both with --pixel-size xy=UM --pixel-size z=UM")
             px["z"] = round(sizes["Z"], 6)

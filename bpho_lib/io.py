@@ -243,8 +243,9 @@ def read_tiff(path, squeeze: bool = True, series: int | None = None) -> Image:
     return _image(path, data, dims.replace("_", "Q"), px, names, squeeze)
 
 # %% ../nbs/01_io.ipynb #a0addbe5
-def write_ome_tiff(path, data: np.ndarray, axes: str, pixel_size_um: dict, channel_names=None, overwrite: bool = False):
-    "Write `data` (`axes` from TCZYX) as OME-TIFF with physical pixel sizes (um); atomic."
+def write_ome_tiff(path, data: np.ndarray, axes: str, pixel_size_um: dict, channel_names=None, overwrite: bool = False,
+                   key: str | None = None):
+    "Write `data` (`axes` from TCZYX) as OME-TIFF with physical pixel sizes (um); atomic; with `key`, byte-stable (its UUID derived from it)."
     path = Path(path)
     check_axes(data, axes, str(path))
     if path.exists() and not overwrite: raise BphoError(f"{path}: already exists (pass overwrite to replace it)")
@@ -255,6 +256,7 @@ def write_ome_tiff(path, data: np.ndarray, axes: str, pixel_size_um: dict, chann
         if a in pixel_size_um and a in axes:
             md[f"PhysicalSize{a}"], md[f"PhysicalSize{a}Unit"] = float(pixel_size_um[a]), "µm"
     if channel_names and "C" in axes: md["Channel"] = {"Name": list(channel_names)}
+    if key is not None: md["UUID"] = f"urn:uuid:{uuid.UUID(bytes=hashlib.sha256(key.encode()).digest()[:16])}"
     kw = {}
     if "X" in pixel_size_um and "Y" in pixel_size_um:
         kw = dict(resolution=(1e4 / pixel_size_um["X"], 1e4 / pixel_size_um["Y"]), resolutionunit="CENTIMETER")

@@ -11,15 +11,16 @@ import numpy as np
 from scipy import ndimage as ndi
 from .config import BphoError, Settings, atomic_dir, atomic_write_json
 from .datasources import Source, get_source, freeze, verify, load_lock, scan_files
-from .io import IMAGE_SUFFIXES, read_image, write_czi
+from .io import IMAGE_SUFFIXES, read_image, write_czi, write_ome_tiff
 
 # %% auto #0
 __all__ = ['SIMULATOR_VERSION', 'FWHM', 'AIRYSCAN', 'CONFOCAL', 'VOL_LABELS', 'EM_GREY', 'EXM_LABEL', 'EXM', 'EXM_PSF_Z_UM',
-           'GENERATORS', 'FINGERPRINT_GRID', 'FINGERPRINT_TOL', 'Structures', 'render', 'mito_structures', 'cell_mask',
-           'mito_background', 'Microscope', 'acquire', 'gen_pairs_mito', 'gen_movies', 'gen_denoise', 'gen_em',
-           'vol_scene', 'acquire_volume', 'em_volume', 'fluo_volume', 'gen_volumes', 'sample_names', 'recipe',
-           'check_recipe', 'fingerprint_file', 'fingerprint', 'compare_fingerprints', 'check_fingerprints',
-           'make_sample', 'small_project', 'show_pair', 'show_volumes', 'save_small_png']
+           'LABELLED_MITO_PER_UM3', 'GENERATORS', 'FINGERPRINT_GRID', 'FINGERPRINT_TOL', 'Structures', 'render',
+           'mito_structures', 'cell_mask', 'mito_background', 'Microscope', 'acquire', 'gen_pairs_mito', 'gen_movies',
+           'gen_denoise', 'gen_em', 'gen_em_labelled', 'relabel_ids', 'vol_scene', 'acquire_volume', 'em_volume',
+           'fluo_volume', 'gen_volumes', 'gen_vol_em_labelled', 'sample_names', 'recipe', 'check_recipe',
+           'fingerprint_file', 'fingerprint', 'compare_fingerprints', 'check_fingerprints', 'make_sample',
+           'small_project', 'show_pair', 'show_volumes', 'save_small_png']
 
 # %% ../nbs/03_sample.ipynb #00b6a947
 @dataclass
@@ -263,8 +264,8 @@ def _em_membranes(rng, shape, px_nm: float) -> np.ndarray:
     edge = (np.diff(label, axis=0, prepend=label[:1]) != 0) | (np.diff(label, axis=1, prepend=label[:, :1]) != 0)
     return ndi.binary_dilation(edge, iterations=max(1, int(round(4 / px_nm))))
 
-def _em_mito(rng, img, px_nm: float):
-    "Draw one mitochondrion: double membrane, darker matrix and cristae across its long axis."
+def _em_mito(rng, img, px_nm: float, lab=None, idx: int = 0):
+    "Draw one mitochondrion: double membrane, darker matrix and cristae across its long axis; id `idx` into `lab`, if given, unless it would overlap another."
     h, w = img.shape
     a, b = rng.uniform(250, 600) / px_nm, rng.uniform(150, 280) / px_nm
     cy, cx, th = rng.uniform(0, h), rng.uniform(0, w), rng.uniform(0, np.pi)
@@ -276,10 +277,30 @@ def _em_mito(rng, img, px_nm: float):
     rho = np.sqrt((u / a) ** 2 + (v / b) ** 2)
     depth = (1 - rho) * b * px_nm  # distance inside the outline, roughly, in nm
     cristae = np.abs(np.sin(u * px_nm * 2 * np.pi / rng.uniform(80, 140) + 0.3 * np.sin(v / b * 3))) < 0.25
+    if lab is not None:  # labelled images: mitochondria apart, as in tissue, so that each id is one whole object
+        if (lab[y0:y1, x0:x1][rho < 1.15] > 0).any(): return
+        lab[y0:y1, x0:x1][rho < 1] = idx
     sub = img[y0:y1, x0:x1]
     sub[rho < 1] = 125
     sub[(rho < 1) & (depth > 20) & cristae] = 70
     sub[(rho < 1) & ((depth < 7) | ((depth > 12) & (depth < 18)))] = 55  # outer and inner membranes
+
+def _em_image(seed: int, i: int, size: int, px_nm: float, mitos=(2, 6), lab=None) -> np.ndarray:
+    "EM-like 8-bit image `i` of `size`x`size` pixels; with `lab`, its mitochondria's ids are drawn there (1, 2, ...)."
+    shape, rng = (size, size), _stream(seed, i, 0)
+    img = 175 + 30 * (_smooth_noise(rng, shape, 200 / px_nm) - 0.5) + 25 * (_smooth_noise(rng, shape, 6 / px_nm) - 0.5)
+    img[_em_membranes(rng, shape, px_nm)] = 60
+    for k in range(rng.integers(*mitos)): _em_mito(rng, img, px_nm, lab, k + 1)
+    yy, xx = np.mgrid[:size, :size]
+    for _ in range(rng.integers(30, 80)):  # vesicles: 30-60 nm rings, lighter inside
+        cy, cx, r = rng.uniform(0, size), rng.uniform(0, size), rng.uniform(15, 30) / px_nm
+        box = (slice(max(0, int(cy - r - 3)), int(cy + r + 3)), slice(max(0, int(cx - r - 3)), int(cx + r + 3)))
+        d = np.hypot(yy[box] - cy, xx[box] - cx)
+        if lab is not None and (lab[box][d < r + 5 / px_nm] > 0).any(): continue  # never inside a labelled one
+        img[box][d < r] = 195
+        img[box][np.abs(d - r) < 5 / px_nm] = 65
+    img = ndi.gaussian_filter(img, 3 / px_nm) + _stream(seed, i, 1).normal(0, 9, shape)
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)
 
 def gen_em(dest: Path, src: Source, seed: int, n: int = 4, size: int = 1024, progress=None) -> dict:
     "`n` EM-like 8-bit images of `size`x`size` pixels."
@@ -287,22 +308,33 @@ def gen_em(dest: Path, src: Source, seed: int, n: int = 4, size: int = 1024, pro
     folder = dest/src.layout["images"]
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        shape, rng = (size, size), _stream(seed, i, 0)
-        img = 175 + 30 * (_smooth_noise(rng, shape, 200 / px_nm) - 0.5) + 25 * (_smooth_noise(rng, shape, 6 / px_nm) - 0.5)
-        img[_em_membranes(rng, shape, px_nm)] = 60
-        for _ in range(rng.integers(2, 6)): _em_mito(rng, img, px_nm)
-        yy, xx = np.mgrid[:size, :size]
-        for _ in range(rng.integers(30, 80)):  # vesicles: 30-60 nm rings, lighter inside
-            cy, cx, r = rng.uniform(0, size), rng.uniform(0, size), rng.uniform(15, 30) / px_nm
-            box = (slice(max(0, int(cy - r - 3)), int(cy + r + 3)), slice(max(0, int(cx - r - 3)), int(cx + r + 3)))
-            d = np.hypot(yy[box] - cy, xx[box] - cx)
-            img[box][d < r] = 195
-            img[box][np.abs(d - r) < 5 / px_nm] = 65
-        img = ndi.gaussian_filter(img, 3 / px_nm) + _stream(seed, i, 1).normal(0, 9, shape)
-        write_czi(folder/f"em_{i:02d}.czi", np.clip(np.round(img), 0, 255).astype(np.uint8), "YX",
+        write_czi(folder/f"em_{i:02d}.czi", _em_image(seed, i, size, px_nm), "YX",
                   {"X": src.pixel_size_um["xy"], "Y": src.pixel_size_um["xy"]}, ["SEM"], key=f"{src.name}/em_{i:02d}")
         if progress: progress(f"em_{i:02d}")
     return {"pixel_size_nm": px_nm}
+
+def gen_em_labelled(dest: Path, src: Source, seed: int, n: int = 8, size: int = 768, progress=None) -> dict:
+    "`n` EM-like 8-bit images, 8-15 mitochondria drawn into each, with their instance labels (uint16, 0 = background)."
+    px = src.pixel_size_um["xy"]
+    images, labels = dest/src.layout["images"], dest/src.layout["labels"]
+    images.mkdir(parents=True, exist_ok=True)
+    labels.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        lab = np.zeros((size, size), np.uint16)
+        img = _em_image(seed, i, size, px * 1000, (8, 16), lab)
+        write_czi(images/f"em_{i:02d}.czi", img, "YX", {"X": px, "Y": px}, ["SEM"], key=f"{src.name}/em_{i:02d}")
+        write_ome_tiff(labels/f"em_{i:02d}.tif", relabel_ids(lab), "YX", {"X": px, "Y": px},
+                       key=f"{src.name}/labels/em_{i:02d}")
+        if progress: progress(f"em_{i:02d}")
+    return {"pixel_size_nm": px * 1000, "labels": "mitochondria, one id per object (1..n), 0 = background"}
+
+def relabel_ids(lab: np.ndarray) -> np.ndarray:
+    "Ids made consecutive (1..n in order of appearance by id), uint16, or uint32 beyond 65535 objects."
+    ids = np.unique(lab[lab > 0])
+    lut = np.zeros(int(lab.max()) + 1, np.uint32)
+    lut[ids] = np.arange(1, len(ids) + 1)
+    out = lut[lab]
+    return out.astype(np.uint16) if len(ids) < 65536 else out
 
 # %% ../nbs/03_sample.ipynb #2b401333
 VOL_LABELS = ("cytoplasm", "membrane", "mito_matrix", "cristae", "mito_membrane", "vesicle_lumen", "vesicle_membrane")
@@ -345,8 +377,8 @@ def _coords(box) -> np.ndarray:
     "Voxel coordinates (..., 3) of a box."
     return np.stack(np.meshgrid(*[np.arange(s.start, s.stop) for s in box], indexing="ij"), -1).astype(float)
 
-def _vol_mito(rng, lab, px_nm: float):
-    "Draw one mitochondrion into label volume `lab`: an ellipsoid 0.6-1.4 um long, double membrane, cristae."
+def _vol_mito(rng, lab, px_nm: float, inst=None, idx: int = 0):
+    "Draw one mitochondrion into label volume `lab`: an ellipsoid 0.6-1.4 um long, double membrane, cristae; id `idx` into `inst`, if given, unless it would overlap another."
     a, b = rng.uniform(300, 700) / px_nm, rng.uniform(150, 300) / px_nm
     c, R = rng.uniform(0, 1, 3) * lab.shape, _frame(rng)
     period, phase = rng.uniform(100, 160), 0.4  # cristae spacing (nm) and waviness
@@ -357,27 +389,32 @@ def _vol_mito(rng, lab, px_nm: float):
     depth = (1 - rho) * b * px_nm  # distance inside the surface, roughly, in nm
     cristae = np.abs(np.sin(u[..., 0] * px_nm * 2 * np.pi / period + phase * np.sin(u[..., 1] / b * 3))) < 0.3
     sub, inside = lab[box], rho < 1
+    if inst is not None:  # labelled volumes: mitochondria apart, so that each id is one whole object
+        if (inst[box][rho < 1.15] > 0).any(): return
+        inst[box][inside] = idx
     sub[inside] = 2
     sub[inside & (depth > 35) & cristae] = 3
     sub[inside & (depth < 25)] = 4
 
-def _vol_vesicle(rng, lab, px_nm: float):
+def _vol_vesicle(rng, lab, px_nm: float, inst=None):
     "Draw one vesicle (a hollow sphere of 70-160 nm diameter, 20 nm wall) outside mitochondria."
     c, r = rng.uniform(0, 1, 3) * lab.shape, rng.uniform(35, 80) / px_nm
     if lab[tuple(np.minimum(c.astype(int), np.array(lab.shape) - 1))] in (2, 3, 4): return
     box = _box(c, r + 1, lab.shape)
     d = np.sqrt(((_coords(box) - c) ** 2).sum(-1))
+    if inst is not None and (inst[box][d < r] > 0).any(): return  # never into a labelled mitochondrion
     sub = lab[box]
     sub[d < r] = 5
     sub[(d < r) & (d >= r - 20 / px_nm)] = 6
 
-def vol_scene(rng, shape, px_nm: float, mito_per_um3: float = 0.4, vesicles_per_um3: float = 20.0) -> np.ndarray:
-    "A label volume (ZYX, isotropic voxels of `px_nm`) of membranes, mitochondria and vesicles; labels index `VOL_LABELS`."
+def vol_scene(rng, shape, px_nm: float, mito_per_um3: float = 0.4, vesicles_per_um3: float = 20.0,
+              inst=None) -> np.ndarray:
+    "A label volume (ZYX, isotropic voxels of `px_nm`) of membranes, mitochondria and vesicles; labels index `VOL_LABELS`; each mitochondrion's id into `inst`, if given."
     lab = np.zeros(shape, np.uint8)
     lab[_membrane_sheets(rng, shape, px_nm)] = 1
     um3 = np.prod(shape) * (px_nm / 1000) ** 3
-    for _ in range(rng.poisson(mito_per_um3 * um3) + 1): _vol_mito(rng, lab, px_nm)
-    for _ in range(rng.poisson(vesicles_per_um3 * um3)): _vol_vesicle(rng, lab, px_nm)
+    for k in range(rng.poisson(mito_per_um3 * um3) + 1): _vol_mito(rng, lab, px_nm, inst, k + 1)
+    for _ in range(rng.poisson(vesicles_per_um3 * um3)): _vol_vesicle(rng, lab, px_nm, inst)
     return lab
 
 # %% ../nbs/03_sample.ipynb #e4932434
@@ -393,11 +430,12 @@ def acquire_volume(truth: np.ndarray, px_um: float, m: Microscope, rng, psf_fwhm
     sigma = np.array([psf_fwhm_z_um, m.psf_fwhm_um, m.psf_fwhm_um]) / FWHM / px_um
     return _detect(ndi.gaussian_filter(truth, sigma, mode="reflect") * m.photons + m.bg_photons, m, rng)
 
-def em_volume(key, shape, px_nm: float) -> np.ndarray:
-    "A FIB-SEM-like 8-bit volume (ZYX) of a random scene; `key` (seed, file) names its random streams."
+def em_volume(key, shape, px_nm: float, mito_per_um3: float = 0.4, inst=None) -> np.ndarray:
+    "A FIB-SEM-like 8-bit volume (ZYX) of a random scene; `key` (seed, file) names its random streams; mitochondria ids into `inst`, if given."
     key = (key,) if isinstance(key, int) else tuple(key)
     rng = _stream(*key, 0)
-    img = EM_GREY[vol_scene(rng, shape, px_nm)] + 30 * (_smooth_field(rng, shape, 200 / px_nm) - 0.5)
+    img = EM_GREY[vol_scene(rng, shape, px_nm, mito_per_um3, inst=inst)]
+    img = img + 30 * (_smooth_field(rng, shape, 200 / px_nm) - 0.5)
     img = ndi.gaussian_filter(img, 12 / px_nm) + _stream(*key, 1).normal(0, 9, shape)
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
 
@@ -412,13 +450,7 @@ def fluo_volume(key, shape, px_nm: float, m: Microscope = EXM, psf_fwhm_z_um: fl
 def gen_volumes(dest: Path, src: Source, seed: int, modality: str, n: int = 4, size: int = 192, depth: int = 48,
                 progress=None) -> dict:
     "`n` volumes of `depth` x `size` x `size` voxels (ZYX), each a new random scene, imaged as `modality` ('em' or 'fluo')."
-    px = src.pixel_size_um
-    if not all(isinstance(px[k], (int, float)) for k in ("xy", "z")) or abs(px["xy"] - px["z"]) > 1e-9:
-        raise BphoError(f"sample {src.name}: the simulator renders isotropic voxels; expected pixel_size_um xy = z, "
-                        f"found {px}")
-    for k, v, lo in (("n", n, 1), ("size", size, 16), ("depth", depth, 16)):
-        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
-            raise BphoError(f"sample {src.name}: {k} must be an integer >= {lo}, found {v!r}")
+    px = _volume_params(src, n, size, depth)
     make, channel = {"em": (em_volume, "SEM"), "fluo": (fluo_volume, "ExM")}[modality]
     folder = dest/src.layout["volumes"]
     folder.mkdir(parents=True, exist_ok=True)
@@ -431,6 +463,36 @@ def gen_volumes(dest: Path, src: Source, seed: int, modality: str, n: int = 4, s
     if modality == "em": return {**rec, "grey": EM_GREY.tolist()}
     return {**rec, "label_density": EXM_LABEL.tolist(), "microscope": vars(EXM), "psf_fwhm_z_um": EXM_PSF_Z_UM}
 
+def _volume_params(src: Source, n, size, depth) -> dict:
+    "The source's pixel sizes, once isotropic voxels and the volume parameters are checked."
+    px = src.pixel_size_um
+    if not all(isinstance(px.get(k), (int, float)) for k in ("xy", "z")) or abs(px["xy"] - px["z"]) > 1e-9:
+        raise BphoError(f"sample {src.name}: the simulator renders isotropic voxels; expected pixel_size_um xy = z, "
+                        f"found {px}")
+    for k, v, lo in (("n", n, 1), ("size", size, 16), ("depth", depth, 16)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise BphoError(f"sample {src.name}: {k} must be an integer >= {lo}, found {v!r}")
+    return px
+
+LABELLED_MITO_PER_UM3 = 2.0  # five times the unlabelled volumes' density: enough objects to learn instances from
+
+def gen_vol_em_labelled(dest: Path, src: Source, seed: int, n: int = 6, size: int = 192, depth: int = 48,
+                        progress=None) -> dict:
+    "`n` FIB-SEM-like volumes (ZYX) dense in mitochondria, with their instance labels (uint16, 0 = background)."
+    px = _volume_params(src, n, size, depth)
+    images, labels = dest/src.layout["images"], dest/src.layout["labels"]
+    images.mkdir(parents=True, exist_ok=True)
+    labels.mkdir(parents=True, exist_ok=True)
+    sizes = {"X": px["xy"], "Y": px["xy"], "Z": px["z"]}
+    for i in range(n):
+        stem, inst = f"vol_{i:02d}", np.zeros((depth, size, size), np.uint16)
+        img = em_volume((seed, i), inst.shape, px["xy"] * 1000, LABELLED_MITO_PER_UM3, inst)
+        write_czi(images/f"{stem}.czi", img, "ZYX", sizes, ["SEM"], key=f"{src.name}/{stem}")
+        write_ome_tiff(labels/f"{stem}.tif", relabel_ids(inst), "ZYX", sizes, key=f"{src.name}/labels/{stem}")
+        if progress: progress(stem)
+    return {"modality": "em", "voxel_size_nm": px["xy"] * 1000, "mito_per_um3": LABELLED_MITO_PER_UM3,
+            "labels": "mitochondria, one id per object (1..n), 0 = background"}
+
 # %% ../nbs/03_sample.ipynb #ebe29468
 GENERATORS = {
     "pairs_mito": (gen_pairs_mito, "paired"),
@@ -440,10 +502,12 @@ GENERATORS = {
     "em": (gen_em, "single"),
     "vol_em": (lambda dest, src, seed, **kw: gen_volumes(dest, src, seed, "em", **kw), "volume"),
     "vol_fluo": (lambda dest, src, seed, **kw: gen_volumes(dest, src, seed, "fluo", **kw), "volume"),
+    "em_labelled": (gen_em_labelled, "labelled"),
+    "vol_em_labelled": (gen_vol_em_labelled, "labelled"),
 }
 _PARAMS = {"pairs_mito": {"n", "size"}, "movies_hr": {"n", "size", "frames"}, "movies_lr": {"n", "size", "frames"},
            "denoise": {"n", "size", "clean_frames"}, "em": {"n", "size"}, "vol_em": {"n", "size", "depth"},
-           "vol_fluo": {"n", "size", "depth"}}
+           "vol_fluo": {"n", "size", "depth"}, "em_labelled": {"n", "size"}, "vol_em_labelled": {"n", "size", "depth"}}
 
 def sample_names(settings: Settings) -> list[str]:
     "Names of the declared sources that bpho can simulate."

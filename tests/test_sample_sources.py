@@ -13,7 +13,7 @@ def test_sample_matches_committed_lock(sampled):
     d, out = sampled
     s = get_settings(project=d)
     names = [n for n, src in load_manifest(s).items() if src.sample]
-    assert len(names) == 7
+    assert len(names) == 9
     for n in names: assert f"{n}" in out and "matches its lock" in out.split(n)[1].splitlines()[0], out
     assert (d/"datasources.lock.json").read_bytes() == (REPO/"datasources.lock.json").read_bytes()
     for n in names: assert verify(s, n, full=True).ok
@@ -24,7 +24,7 @@ def test_committed_lock_pins_recipes_not_bytes():
     from bpho_lib.sample import SIMULATOR_VERSION
     lock = json.loads((REPO/"datasources.lock.json").read_text())["sources"]
     sims = {n: e for n, e in lock.items() if "simulated" in e}
-    assert len(sims) == 7 and all("files" not in e and "sha256" not in json.dumps(e) for e in sims.values())
+    assert len(sims) == 9 and all("files" not in e and "sha256" not in json.dumps(e) for e in sims.values())
     assert all(e["simulated"]["recipe"]["simulator"] == SIMULATOR_VERSION for e in sims.values())
 
 def test_changed_declaration_is_refused_against_the_lock(project):
@@ -131,3 +131,33 @@ def test_registration_recovers_known_shifts(sampled):
         err = np.abs(np.array(reg.shift_lr_px) - t["shift_lr_px"]).max()
         assert err < 0.1, (stem, reg, t)
         assert abs(reg.rotation_deg - t["rotation_deg"]) < 0.1, (stem, reg, t)
+
+def test_labelled_sources_pair_images_and_labels(sampled, tmp_path):
+    "Images and instance labels paired by stem, of one shape and pixel size; a copy registers as a labelled source."
+    import shutil
+    d, _ = sampled
+    s = get_settings(project=d)
+    for name, axes, n_min in (("sample_em_labelled", "YX", 40), ("sample_vol_em_labelled", "ZYX", 60)):
+        src = load_manifest(s)[name]
+        images, labels = sorted(src.folder("images").iterdir()), sorted(src.folder("labels").iterdir())
+        assert [p.name.split(".")[0] for p in images] == [p.name.split(".")[0] for p in labels] and images
+        objects = 0
+        for im, lb in zip(images, labels):
+            i, l = read_image(im), read_image(lb)
+            assert (i.axes, l.axes, l.data.dtype, l.shape, l.pixel_size_um) == (axes, axes, np.uint16, i.shape, i.pixel_size_um)
+            objects += int(l.data.max())
+            assert np.array_equal(np.unique(l.data), np.arange(l.data.max() + 1))  # ids 1..n, each present
+        assert objects >= n_min, (name, objects)
+    # the lab's proofread volumes register the same way, their voxel sizes read from the files
+    new = d/"data/datasources/proofread_vols"
+    shutil.copytree(load_manifest(s)["sample_vol_em_labelled"].path, new, ignore=shutil.ignore_patterns("sample.json"))
+    for p in new.rglob("*"): p.chmod(0o755 if p.is_dir() else 0o644)
+    m, lock = (d/"datasources.toml").read_bytes(), (d/"datasources.lock.json").read_bytes()
+    try:
+        r = bpho("datasources", "add", "proofread_vols", new, "--kind", "labelled", cwd=d)
+        assert r.returncode == 0, r.stderr
+        assert load_manifest(get_settings(project=d))["proofread_vols"].pixel_size_um == {"xy": 0.02, "z": 0.02}
+    finally:  # the session's project stays as the other tests expect it
+        (d/"datasources.toml").write_bytes(m)
+        (d/"datasources.lock.json").write_bytes(lock)
+        shutil.rmtree(new)
