@@ -33,6 +33,8 @@ demo: $(STAMP)  ## the main job on the sample data, under ./demo: sources, datas
 	$(BIN)/python scripts/dataset/multiframe_001.py --root $(DEMO_ROOT) --source sample_mito_movies_hr
 	$(BIN)/python scripts/dataset/denoise_001.py --root $(DEMO_ROOT) --source sample_denoise
 	$(BIN)/python scripts/dataset/emsynth_001.py --root $(DEMO_ROOT) --source sample_em
+	$(BIN)/python scripts/dataset/emseg_001.py --root $(DEMO_ROOT) --source sample_em_labelled
+	$(BIN)/python scripts/dataset/emseg3d_001.py --root $(DEMO_ROOT) --source sample_vol_em_labelled
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/101_paired_001_unet.ipynb --smoke
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/102_synth_001_unet.ipynb --smoke
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/201_cyclegan_hr2lr.ipynb --smoke

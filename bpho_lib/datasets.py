@@ -14,6 +14,7 @@ from .config import (BphoError, Settings, atomic_dir, atomic_write_json, atomic_
                              sigterm_interrupts, target_lock)
 from .datasources import Source, require, scan_files, source_record
 from .io import IMAGE_SUFFIXES, image_info, read_image
+from .labels import check_labels, targets
 from .tiles import (align_hr, check_image, foreground, normalize, percentiles, register_pair, residual_shift,
                             sample_positions, split_files, upsample)
 from .crappify import Degradation, make_degradation, parse_crappifier
@@ -22,7 +23,8 @@ from threadpoolctl import threadpool_limits
 # %% auto #0
 __all__ = ['BUILDERS', 'save_tile', 'load_tile', 'image_stem', 'images_in', 'read_as', 'plan_paired', 'process_paired',
            'plan_synth', 'process_synth', 'degradation_for', 'plan_multiframe', 'process_multiframe', 'plan_denoise',
-           'process_denoise', 'fingerprint', 'build_dataset', 'summary', 'run_script', 'show_tiles']
+           'process_denoise', 'plan_seg', 'process_seg', 'fingerprint', 'build_dataset', 'summary', 'run_script',
+           'show_tiles']
 
 # %% ../nbs/07_datasets.ipynb #17478737
 def save_tile(root: Path, rel: str, arr: np.ndarray) -> str:
@@ -259,9 +261,77 @@ def process_denoise(item: dict, p: dict, out: Path, rng) -> dict:
         rows += _cut(out, item, size, pos, make)
     return {"rows": rows, "info": info}
 
+# %% ../nbs/07_datasets.ipynb #7de3ac2f
+def plan_seg(src: Source, p: dict) -> list:
+    "One item per image of a labelled source, with its label image; unpaired stems and wrong shapes are refused."
+    if src.kind != "labelled":
+        raise BphoError(f"source {src.name!r} is {src.kind}; segmentation datasets come from labelled sources "
+                        f"(images/ and labels/ paired by stem)")
+    if p["dims"] not in (2, 3): raise BphoError(f"dims must be 2 or 3, found {p['dims']!r}")
+    imgs, labs = images_in(src.folder("images")), images_in(src.folder("labels"))
+    if set(imgs) != set(labs):
+        only = lambda a, b, w: [f"{s} (only in {w}/)" for s in sorted(set(a) - set(b))]
+        raise BphoError(f"{src.path}: unpaired stems: {', '.join(only(imgs, labs, 'images') + only(labs, imgs, 'labels'))}")
+    axes = "YX" if p["dims"] == 2 else "ZYX"
+    crop = _seg_crop(p, p["sizes"][0])
+    for s in sorted(imgs):
+        info = image_info(imgs[s])
+        if info["axes"] != axes:
+            raise BphoError(f"{imgs[s]}: a {info['axes']} image ({'x'.join(map(str, info['shape']))}) for a {p['dims']}D "
+                            f"segmentation dataset, which takes {axes} images")
+        lab = image_info(labs[s])
+        if lab["shape"] != info["shape"]:
+            raise BphoError(f"{labs[s]}: labels of shape {'x'.join(map(str, lab['shape']))} for an image of shape "
+                            f"{'x'.join(map(str, info['shape']))} ({imgs[s].name})")
+        if any(c > n for c, n in zip(crop, info["shape"])):
+            raise BphoError(f"{imgs[s]}: {'x'.join(map(str, info['shape']))} is smaller than a crop of "
+                            f"{'x'.join(map(str, crop))}")
+    return _items(src, p, "image", imgs, labels=labs)
+
+def _seg_crop(p: dict, size: int) -> tuple:
+    return (size, size) if p["dims"] == 2 else (p["depth"], size, size)
+
+def _seg_positions(fg: np.ndarray, crop: tuple, n: int, rng, min_fg: float, tries: int = 30) -> tuple[list, int]:
+    "Up to `n` random crop corners holding at least `min_fg` foreground, and how many were rejected."
+    out, rejected = [], 0
+    for _ in range(n * tries):
+        if len(out) == n: break
+        c = tuple(int(rng.integers(0, s - k + 1)) for s, k in zip(fg.shape, crop))
+        if fg[tuple(slice(a, a + k) for a, k in zip(c, crop))].mean() >= min_fg: out.append(c)
+        else: rejected += 1
+    return out, rejected
+
+def process_seg(item: dict, p: dict, out: Path, rng) -> dict:
+    "Normalise one image, compute its targets, and cut crops with enough foreground."
+    axes = "YX" if p["dims"] == 2 else "ZYX"
+    img = read_as(item["image"], axes).astype(np.float32)
+    lab = check_labels(read_as(item["labels"], axes), item["labels"], img.shape)
+    fg = lab > 0
+    if item["split"] == "train" and not fg.any():
+        raise BphoError(f"{item['labels']}: no object (every label is 0) in a training image; remove the pair or label it")
+    if (why := check_image(img, item["image"])): return {"rows": [], "info": {"skipped": f"{Path(item['image']).name}: {why}"}}
+    pct = percentiles(img, *p["percentiles"])
+    imgn, maps = normalize(img, pct), targets(lab, p["targets"], p["contour_width"], p["fg_scale"], p["bg_scale"])
+    info = {"normalisation": pct, "objects": int(len(np.unique(lab[fg]))), "foreground_share": round(float(fg.mean()), 4),
+            "rejected_tiles": 0}
+    rows = []
+    for size, n in zip(p["sizes"], p["tiles_per_image"]):
+        crop = _seg_crop(p, size)
+        pos, rej = _seg_positions(fg, crop, n, rng, p["min_foreground"])
+        info["rejected_tiles"] += rej
+        for k, c in enumerate(pos):
+            box = tuple(slice(a, a + b) for a, b in zip(c, crop))
+            tile = f"{item['stem']}_{size}_{k:03d}"
+            files = {role: save_tile(out, f"{item['split']}/{size}/{role}/{tile}", a) for role, a in
+                     (("image", imgn[box]), ("targets", maps[(slice(None),) + box]), ("labels", lab[box]))}
+            rows.append({"tile": tile, "split": item["split"], "size": size, "source_file": item["source_file"],
+                         **dict(zip("zyx"[-len(c):], c)), **files})
+    return {"rows": rows, "info": info}
+
 # %% ../nbs/07_datasets.ipynb #6866ea87
 BUILDERS = {"paired": (plan_paired, process_paired), "synth": (plan_synth, process_synth),
-            "multiframe": (plan_multiframe, process_multiframe), "denoise": (plan_denoise, process_denoise)}
+            "multiframe": (plan_multiframe, process_multiframe), "denoise": (plan_denoise, process_denoise),
+            "seg": (plan_seg, process_seg)}
 
 # %% ../nbs/07_datasets.ipynb #7d523c07
 def fingerprint(builder: str, params: dict, sources: dict) -> str:
@@ -342,7 +412,7 @@ def build_dataset(settings: Settings, name: str, builder: str, source: str, para
     "Build dataset `name` from `source` with `builder` and `params`; returns its dataset.json record."
     if builder not in BUILDERS: raise BphoError(f"unknown builder {builder!r}; known: {', '.join(BUILDERS)}")
     src = require(settings, source)
-    scale = 1 if builder == "denoise" else params.get("scale") or (int(round(src.scale)) if src.scale else 4)
+    scale = 1 if builder in ("denoise", "seg") else params.get("scale") or (int(round(src.scale)) if src.scale else 4)
     params = {**params, "scale": scale}
     digests = {source: source_record(settings, source)}
     degradation = degradation_for(settings, params) if builder == "synth" else None
