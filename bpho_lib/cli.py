@@ -212,16 +212,22 @@ def _predict_jobs(a, cfg: dict, jobs: list, dev: str, overlap: int):
     if len(jobs) > 1: print(f"{len(jobs)} files in {time.time() - t0:.1f} s")
 
 def cmd_evaluate(a) -> int:
-    "Evaluate a model on a dataset's split beside the baselines."
+    "Evaluate a model on a dataset's split: a restoration beside the baselines, a segmenter by instance scores."
     from bpho_lib.evaluate import evaluate, record
+    from bpho_lib.store import load_config
     s = _settings(a)
-    row = evaluate(s, a.model, a.dataset, a.split)
+    seg = load_config(a.model).get("learner") == "segmenter"
+    if seg:
+        from bpho_lib.segment import evaluate_segmenter
+        row = evaluate_segmenter(s, a.model, a.dataset, a.split)
+    else: row = evaluate(s, a.model, a.dataset, a.split)
     record(s, row)
     if a.json:
         print(json.dumps(row, indent=2))
         return 0
     from bpho_lib.experiment import summary_line
-    print(summary_line(row))
+    from bpho_lib.segment import seg_summary
+    print(seg_summary(row) if seg else summary_line(row))
     return 0
 
 def cmd_results(a) -> int:

@@ -31,8 +31,8 @@ def dataset_info(folder) -> dict:
     return json.loads(p.read_text())
 
 class TileDataset(torch.utils.data.Dataset):
-    "Input/target tiles of one split and size of a dataset folder, held in memory as float32 tensors (C, H, W)."
-    def __init__(self, folder, split: str, size: int, x_role: str = "lr", y_role: str = "hr"):
+    "Input/target tiles of one split and size of a dataset folder, held in memory as float32 tensors (C, H, W), or (C, D, H, W) with `dims` 3."
+    def __init__(self, folder, split: str, size: int, x_role: str = "lr", y_role: str = "hr", dims: int = 2):
         self.folder, rows = Path(folder), read_tiles_table(folder)
         rows = [r for r in rows if r["split"] == split and int(r["size"]) == size]
         if not rows: raise BphoError(f"{self.folder}: no {split} tiles of size {size} (sizes here: "
@@ -40,7 +40,7 @@ class TileDataset(torch.utils.data.Dataset):
         for role in (x_role, y_role):
             if role not in rows[0]:
                 raise BphoError(f"{self.folder}: no role {role!r} in tiles.csv (roles: {[k for k in rows[0] if k not in ('tile', 'split', 'size', 'source_file', 'y', 'x', 't')]})")
-        as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a if a.ndim == 3 else a[None], dtype=np.float32))
+        as_t = lambda a: torch.from_numpy(np.ascontiguousarray(a if a.ndim == dims + 1 else a[None], dtype=np.float32))
         self.rows = rows
         self.x = [as_t(load_tile(self.folder/r[x_role])) for r in rows]
         self.y = [as_t(load_tile(self.folder/r[y_role])) for r in rows]
@@ -74,9 +74,9 @@ def default_workers(device) -> int:
     return max(1, min(4, len(os.sched_getaffinity(0)) // per_node - 1))
 
 def tile_dls(folder, size: int, bs: int, x_role: str = "lr", y_role: str = "hr", seed: int = 0, device=None,
-             augment: bool = True, workers: int | None = None) -> DataLoaders:
-    "fastai DataLoaders of a dataset's train and valid tiles of one size (workers and pinned memory on CUDA)."
-    tr, va = TileDataset(folder, "train", size, x_role, y_role), TileDataset(folder, "valid", size, x_role, y_role)
+             augment: bool = True, workers: int | None = None, dims: int = 2) -> DataLoaders:
+    "fastai DataLoaders of a dataset's train and valid tiles of one size (workers and pinned memory on CUDA); `dims` 3 for volumes."
+    tr, va = (TileDataset(folder, sp, size, x_role, y_role, dims) for sp in ("train", "valid"))
     if device is None: device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(device)
     workers = default_workers(device) if workers is None else workers

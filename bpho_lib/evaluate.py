@@ -96,7 +96,19 @@ def results_table(settings: Settings) -> list[dict]:
     return sorted(rows, key=lambda r: (r["experiment"], r["dataset"], r["split"]))
 
 def results_markdown(rows: list) -> str:
-    "The results table as Markdown: the model beside the baselines, PSNR in dB (whole image, foreground) and SSIM."
+    "The results as Markdown: restoration (PSNR in dB, whole image and foreground, SSIM, beside the baselines), then segmentation."
+    seg = [r for r in rows if r.get("task") == "segmentation"]
+    rows = [r for r in rows if r.get("task") != "segmentation"]
+    out = _restoration_markdown(rows) if rows else ""
+    if seg:
+        out += ("\n" if out else "") + ("| experiment | dataset | split | model | IoU | Dice | F1 @0.5 | F1 @0.75 | AP-75 | "
+                                          "objects found / true | date |\n|" + "---|" * 11 + "\n")
+        out += "".join(f"| {r['experiment']} | {r['dataset']} | {r['split']} | {r['model']} | {r['iou']:.3f} | "
+                       f"{r['dice']:.3f} | {r['f1_50']:.3f} | {r['f1_75']:.3f} | {r['ap_75']:.3f} | "
+                       f"{r['n_pred']} / {r['n_true']} | {r['date']} |\n" for r in seg)
+    return out
+
+def _restoration_markdown(rows: list) -> str:
     head = ("| experiment | dataset | split | model | PSNR | PSNR fg | SSIM | bicubic PSNR | denoised PSNR | denoised PSNR fg | "
             "gain vs bicubic | gain vs denoised (fg) | date |\n|" + "---|" * 13)
     f = lambda v: f"{v:.2f}"

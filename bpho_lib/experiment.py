@@ -68,7 +68,7 @@ def train(settings: Settings, experiment: str, dataset: str, cfg: ModelConfig, s
 
 # %% ../nbs/18_experiment.ipynb #becfded3
 def plot_history(hist: list, path=None):
-    "Training curves: losses and validation PSNR per epoch, stages marked."
+    "Training curves: losses and the validation metric (PSNR, or a segmenter's foreground IoU) per epoch, stages marked."
     import matplotlib.pyplot as plt
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
     x = np.arange(1, len(hist) + 1)
@@ -78,9 +78,10 @@ def plot_history(hist: list, path=None):
     a.set_xlabel("epoch")
     a.set_title("loss")
     a.legend()
-    b.plot(x, [h["psnr"] for h in hist], color="C2")
+    key, title = ("psnr", "valid PSNR (dB, normalised tiles)") if "psnr" in hist[0] else ("fg_iou", "valid foreground IoU (tiles)")
+    b.plot(x, [h[key] for h in hist], color="C2")
     b.set_xlabel("epoch")
-    b.set_title("valid PSNR (dB, normalised tiles)")
+    b.set_title(title)
     for i in range(1, len(hist)):
         if hist[i]["stage"] != hist[i - 1]["stage"]:
             for ax in (a, b): ax.axvline(i + 0.5, color="grey", ls=":")

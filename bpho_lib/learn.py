@@ -88,21 +88,23 @@ def read_checkpoint(path: Path, key: str) -> dict | None:
     return state
 
 def fit_stages(cfg: ModelConfig, dataset, stages: list, folder, key: str, loss: str = "mse", wd: float = 1e-3,
-               seed: int = 0, roles=("lr", "hr"), log=print) -> tuple[torch.nn.Module, list]:
-    "Train through `stages` [{size, bs, epochs, lr}], checkpointing each epoch in `folder`; resumes if interrupted."
+               seed: int = 0, roles=("lr", "hr"), log=print, build=build_model, learner=None,
+               dims: int = 2) -> tuple[torch.nn.Module, list]:
+    """Train through `stages` [{size, bs, epochs, lr}], checkpointing each epoch in `folder`; resumes if interrupted.
+    Another learner kind gives its network's `build(cfg)` and `learner(dls, cfg, loss, wd, path, model=)`."""
     folder = Path(folder)
     ckpt = folder/"checkpoint.pth"
     state = read_checkpoint(ckpt, key)
     if state: log(f"resuming after stage {state['stage'] + 1}, epoch {state['epoch']}")
     torch.manual_seed(seed)
-    model, hist = build_model(cfg), (state["history"] if state else [])
+    model, hist = build(cfg), (state["history"] if state else [])
     if state: model.load_state_dict(state["model"])
     for i, st in enumerate(stages):
         done = 0
         if state: done = st["epochs"] if i < state["stage"] else state["epoch"] if i == state["stage"] else 0
         if done >= st["epochs"]: continue
-        dls = tile_dls(dataset, st["size"], st["bs"], *roles, seed=seed + i)
-        learn = restoration_learner(dls, cfg, loss, wd, folder, model=model.to(dls.device))
+        dls = tile_dls(dataset, st["size"], st["bs"], *roles, seed=seed + i, dims=dims)
+        learn = (learner or restoration_learner)(dls, cfg, loss, wd, folder, model=model.to(dls.device))
         train_dl = dls.train  # (under torchrun: the sharded loader, which a DistributedDL wraps during the fit)
         learn.create_opt()
         if state and i == state["stage"] and done:

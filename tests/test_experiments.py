@@ -104,3 +104,27 @@ def test_executed_notebook_keeps_its_outputs(experiments):
     text = json.dumps([c.get("outputs") for c in nb["cells"]])
     assert "PSNR" in text and "image/png" in text  # the evaluation lines and the figures
     assert "[101_paired_001_unet] cell 1/" in runs["101_paired_001_unet"].stdout  # progress while it runs
+
+SEG = {"301_emseg_001_unet": ("emseg_001", "sample_em_labelled", "STAGES=[{'size': 256, 'bs': 8, 'epochs': 1, 'lr': 3e-3}]"),
+       "302_emseg3d_001_unet": ("emseg3d_001", "sample_vol_em_labelled",
+                                "STAGES=[{'size': 64, 'bs': 4, 'epochs': 1, 'lr': 3e-3}]")}
+
+@pytest.mark.parametrize("nb", list(SEG))
+def test_segmentation_notebook_runs_in_smoke_mode(sampled, nb):
+    "301 and 302 train one epoch, tune the decoder on training images, score whole held-out ones, and list the row."
+    from bpho_lib.segment import SEG_KEYS
+    d, _ = sampled
+    ds, src, stages = SEG[nb]
+    r = script(ds, "--source", src, cwd=d)
+    assert r.returncode == 0, r.stderr
+    r = bpho("experiment", REPO/"nbs"/f"{nb}.ipynb", "--smoke", "--set", stages, cwd=d)
+    assert r.returncode == 0, r.stderr[-3000:]
+    cfg = json.loads((d/"data/models"/nb/"config.json").read_text())
+    assert cfg["learner"] == "segmenter" and cfg["model"]["dims"] == (2 if "3d" not in ds else 3), cfg["model"]
+    assert set(cfg["thresholds"]) >= {"thres1", "thres2", "thres3", "thres_small"}, cfg["thresholds"]
+    row = json.loads((d/"data/results"/nb/"metrics.json").read_text())["evaluations"][0]
+    assert set(SEG_KEYS) | {"n_true", "n_pred"} <= set(row) and row["n_true"] > 0 and 0 <= row["iou"] <= 1, row
+    for f in ("curves.png", "panel.png", f"{nb}.ipynb"): assert (d/"data/results"/nb/f).is_file(), f
+    rows = json.loads(bpho("results", "--json", cwd=d).stdout)
+    assert any(r["experiment"] == nb and r["task"] == "segmentation" for r in rows)
+    assert "| IoU | Dice | F1 @0.5 |" in bpho("results", cwd=d).stdout
