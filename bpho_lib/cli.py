@@ -11,7 +11,8 @@ from . import datasources as ds
 
 # %% auto #0
 __all__ = ['cmd_list', 'cmd_verify', 'cmd_freeze', 'cmd_add', 'cmd_sample', 'cmd_info', 'cmd_score_labels', 'cmd_experiment',
-           'cmd_predict', 'cmd_evaluate', 'cmd_results', 'cmd_find_bs', 'cmd_train', 'cmd_export', 'parser', 'main']
+           'cmd_predict', 'cmd_segment', 'cmd_evaluate', 'cmd_results', 'cmd_find_bs', 'cmd_train', 'cmd_export',
+           'parser', 'main']
 
 # %% ../nbs/20_cli.ipynb #66eaf1ba
 def _progress(desc: str, total: int | None = None):
@@ -211,6 +212,25 @@ def _predict_jobs(a, cfg: dict, jobs: list, dev: str, overlap: int):
                               **kw)
     if len(jobs) > 1: print(f"{len(jobs)} files in {time.time() - t0:.1f} s")
 
+def cmd_segment(a) -> int:
+    "Segment images and volumes with a trained segmenter: instance labels and maps as OME-TIFF."
+    from bpho_lib.predict import prediction_folder
+    from bpho_lib.segment import segment_file
+    from bpho_lib.store import load
+    model, cfg = load(a.model, learner="segmenter")
+    out = Path(a.output)
+    stems = [Path(f).name.split(".")[0] for f in a.inputs]
+    for st in {x for x in stems if stems.count(x) > 1}:
+        raise BphoError(f"several inputs share the name {st!r}; segment them into different folders")
+    dests = [out/f"{st}.{k}.ome.tif" for st in stems for k in ("labels", "maps")]
+    with prediction_folder(out, dests):
+        for f in a.inputs:
+            t0 = time.time()
+            with _progress(f"segmenting {Path(f).name}") as bar:
+                lab, maps = segment_file(model, cfg, f, out, a.chunk, a.halo, a.overwrite, progress=lambda: bar.update())
+            print(f"{f} -> {lab}, {maps} ({time.time() - t0:.1f} s)")
+    return 0
+
 def cmd_evaluate(a) -> int:
     "Evaluate a model on a dataset's split: a restoration beside the baselines, a segmenter by instance scores."
     from bpho_lib.evaluate import evaluate, record
@@ -354,6 +374,17 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("files", nargs="+", metavar="FILE"); x.add_argument("--json", action="store_true",
                    help="one JSON object per file (keys file, format, shape, axes, dtype, pixel_size_um, channel_names, scenes)")
     x.set_defaults(func=cmd_info)
+    x = sub.add_parser("segment", parents=[c], help="segment images and volumes with a trained segmenter (301, 302)",
+                       description="Write <stem>.labels.ome.tif (instance ids, uint16 or uint32) and <stem>.maps.ome.tif "
+                                   "(the predicted maps, one channel per target) for each input, with its pixel sizes. "
+                                   "Volumes go through in slabs of --chunk planes with --halo planes either side, ids "
+                                   "stitched across slab faces: memory does not grow with depth.")
+    x.add_argument("model", metavar="MODEL_DIR"); x.add_argument("inputs", nargs="+", metavar="INPUT")
+    x.add_argument("-o", "--output", required=True, metavar="OUT", help="output folder")
+    x.add_argument("--chunk", type=int, default=32, help="planes per slab (default: %(default)s)")
+    x.add_argument("--halo", type=int, default=8, help="planes of context either side of a slab (default: %(default)s)")
+    x.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    x.set_defaults(func=cmd_segment)
     x = sub.add_parser("score-labels", help="score a predicted label image against a true one (IoU, F1, AP-75)",
                        description="Score two label images (TIFF/OME-TIFF/CZI, 2D or 3D, 0 = background): foreground "
                                    "IoU and Dice; precision, recall and F1 of objects matched one to one at IoU > 0.5 "

@@ -10,7 +10,7 @@ from .config import BphoError
 
 # %% auto #0
 __all__ = ['TARGETS', 'DECODERS', 'check_labels', 'contours', 'signed_distance', 'targets', 'relabel', 'decode_b', 'decode_bc',
-           'decode_bcd', 'decode', 'average_precision', 'score_labels', 'instance_scores']
+           'decode_bcd', 'decode', 'average_precision', 'score_labels', 'instance_scores', 'adjusted_rand_index']
 
 # %% ../nbs/06a_labels.ipynb #196aff48
 def check_labels(lab, path, shape=None) -> np.ndarray:
@@ -165,3 +165,16 @@ def instance_scores(lab, prob) -> dict:
     lab = np.asarray(lab)
     ids = np.unique(lab[lab > 0])
     return dict(zip(ids.tolist(), ndi.mean(np.asarray(prob, float), lab, ids).tolist())) if ids.size else {}
+
+# %% ../nbs/06a_labels.ipynb #4972b3f3
+def adjusted_rand_index(a, b) -> float:
+    "Adjusted Rand index of two label images of one shape (every pixel counted, background as a label): 1 when they agree."
+    a, b = np.asarray(a).ravel().astype(np.int64), np.asarray(b).ravel().astype(np.int64)
+    if a.shape != b.shape: raise BphoError(f"label images of {a.size} and {b.size} pixels; the index needs one shape")
+    _, ia = np.unique(a, return_inverse=True)
+    _, ib = np.unique(b, return_inverse=True)
+    _, nij = np.unique(ia * (ib.max() + 1) + ib, return_counts=True)
+    c2 = lambda n: (n.astype(float) * (n - 1) / 2).sum()
+    sij, sa, sb, total = c2(nij), c2(np.bincount(ia)), c2(np.bincount(ib)), a.size * (a.size - 1) / 2
+    expected = sa * sb / total
+    return 1.0 if sa == sb == expected else float((sij - expected) / ((sa + sb) / 2 - expected))

@@ -24,7 +24,7 @@ from .unet import ModelConfig
 # %% auto #0
 __all__ = ['DTYPES', 'NAN_POLICIES', 'PlaneReader', 'predict_tiled', 'image_statistics', 'reflect', 'resources', 'check_room',
            'prediction_folder', 'finite_input', 'geometry', 'check_input', 'model_multiple', 'predict_file',
-           'output_planes', 'load_for_prediction', 'predict_files', 'GeneratorDegradation']
+           'output_planes', 'write_stream', 'load_for_prediction', 'predict_files', 'GeneratorDegradation']
 
 # %% ../nbs/15_predict.ipynb #774a36e8
 class PlaneReader:
@@ -342,7 +342,7 @@ def predict_file(model, config: dict, src, dest, dtype: str = "float32", overwri
                         yield out_px(plane)
         note = (None if nan_policy == "refuse" else f"bpho predict --nan-policy {nan_policy}: NaN and Inf input pixels "
                 f"were replaced by {'0' if nan_policy == 'zero' else 'the mean of the finite pixels of their plane'}")
-        _write_stream(dest, volumes() if vol else planes(), r.axes, sized, np.dtype(dtype), px, r.channel_names, note)
+        write_stream(dest, volumes() if vol else planes(), r.axes, sized, np.dtype(dtype), px, r.channel_names, note)
     return dest
 
 def output_planes(config: dict, src) -> int:
@@ -351,7 +351,7 @@ def output_planes(config: dict, src) -> int:
     n = {a: v for a, v in zip(info["axes"], info["shape"])}
     return n.get("T", 1) * n.get("C", 1) * int(n.get("Z", 1) * (g["scale"] if g["dims"] == 3 else 1))
 
-def _write_stream(dest: Path, planes, axes: str, sizes: dict, dtype, px: dict, names, note: str | None = None):
+def write_stream(dest: Path, planes, axes: str, sizes: dict, dtype, px: dict, names, note: str | None = None):
     "Write YX planes produced in T, C, Z order as an OME-TIFF with the input's axes (BigTIFF when large), atomically."
     store = "".join(a for a in "TCZ" if a in axes) + "YX"
     md = {"axes": store, **{k: v for a in "XYZ" if a in px and a in axes for k, v in

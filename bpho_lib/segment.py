@@ -4,7 +4,7 @@
 
 # %% ../nbs/16a_segment.ipynb #510669f8
 from __future__ import annotations
-import time
+import os, shutil, tempfile, time
 from dataclasses import dataclass, fields
 from pathlib import Path
 import numpy as np
@@ -12,7 +12,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from fastai.learner import Learner
-from .config import BphoError, Settings, atomic_write_json, check_fields, content_key
+from .config import (BphoError, Settings, atomic_write_json, check_disk, check_fields, check_memory,
+                             content_key)
 from .checkpoint import main_process
 from .data import dataset_info
 from .datasources import require
@@ -20,6 +21,7 @@ from .distributed import distribute, world_size
 from .evaluate import dataset_folder
 from .io import read_image
 from .labels import TARGETS, check_labels, decode, instance_scores, score_labels
+from .predict import PlaneReader, write_stream
 from .learn import adamw, decay_groups, fit_stages
 from .evaluate import record
 from .store import already_trained, load, model_name, register_learner, save, update_config
@@ -28,7 +30,7 @@ from .tiles import normalize, percentiles
 # %% auto #0
 __all__ = ['THRESHOLD_GRID', 'SEG_KEYS', 'SegConfig', 'SegUNet', 'build_segmenter', 'SegLoss', 'fg_iou', 'fg_dice', 'seg_learner',
            'train_segmenter', 'predict_maps', 'decoder_kind', 'held_out', 'tune_thresholds', 'evaluate_segmenter',
-           'evaluate_and_record_segmenter', 'seg_summary', 'show_segmentation']
+           'evaluate_and_record_segmenter', 'seg_summary', 'show_segmentation', 'segment_slabs', 'segment_file']
 
 # %% ../nbs/16a_segment.ipynb #7657796c
 @dataclass
@@ -294,3 +296,84 @@ def show_segmentation(settings: Settings, model_dir, dataset: str, split: str = 
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=80)
     return fig
+
+# %% ../nbs/16a_segment.ipynb #d4322bf2
+def segment_slabs(predict_range, depth: int, targets: str, thresholds: dict, chunk: int = 32, halo: int = 8):
+    "Yield (z, global labels plane, maps plane) of a volume of `depth` planes; `predict_range(a, b)` gives the maps of planes a..b-1."
+    if chunk < 1 or halo < 1: raise BphoError(f"chunk and halo must be at least 1 plane, found {chunk} and {halo}")
+    next_id, tail = 1, None
+    for z0 in range(0, depth, chunk):
+        z1 = min(depth, z0 + chunk)
+        a, b = max(0, z0 - halo), min(depth, z1 + halo)
+        maps = predict_range(a, b)
+        lab = _decode(maps, targets, thresholds)
+        lut = np.zeros(int(lab.max()) + 1, np.int64)
+        if tail is not None:  # the previous slab's last planes, with their global ids, inside this slab's halo
+            here, base = lab[z0 - a - len(tail):z0 - a], int(tail.max()) + 1
+            both = (here > 0) & (tail > 0)
+            keys, counts = np.unique(here[both].astype(np.int64) * base + tail[both], return_counts=True)
+            for k in keys[np.argsort(counts, kind="stable")]: lut[k // base] = k % base  # the largest overlap wins
+        core = lab[z0 - a:z1 - a]
+        for l in np.unique(core[core > 0]):
+            if lut[l] == 0: lut[l], next_id = next_id, next_id + 1
+        core = lut[core]
+        tail = core[-min(halo, len(core)):]
+        for i in range(z1 - z0): yield z0 + i, core[i], maps[:, z0 - a + i]
+
+def _volume_percentiles(r: PlaneReader, pct, n: int = 16) -> tuple:
+    "Percentiles of a volume from up to `n` evenly spaced planes: a volume is never loaded whole."
+    zs = np.unique(np.linspace(0, r.sizes["Z"] - 1, min(n, r.sizes["Z"])).round().astype(int))
+    return percentiles(np.stack([r.read(0, 0, int(z)) for z in zs]).astype(np.float32), *pct)
+
+def segment_file(model, cfg: dict, src, out, chunk: int = 32, halo: int = 8, overwrite: bool = False,
+                 progress=None) -> tuple:
+    "Segment image or volume `src` into `out`/<stem>.labels.ome.tif and <stem>.maps.ome.tif; returns both paths."
+    src, out = Path(src), Path(out)
+    stem = src.name.split(".")[0]
+    dests = (out/f"{stem}.labels.ome.tif", out/f"{stem}.maps.ome.tif")
+    for d in dests:
+        if d.exists() and not overwrite: raise BphoError(f"{d}: already exists (pass --overwrite to replace it)")
+    targets, dims = cfg["model"]["targets"], cfg["model"]["dims"]
+    th = {k: v for k, v in cfg.get("thresholds", {}).items() if not k.startswith("train_")}
+    pct = cfg.get("normalisation", {}).get("percentiles", [1, 99])
+    with PlaneReader(src) as r:
+        if any(r.sizes[a] > 1 for a in "TC"):
+            raise BphoError(f"{src}: axes {r.axes}; segmentation takes one YX image or one ZYX volume (no T or C)")
+        vol = r.sizes["Z"] > 1
+        if vol != (dims == 3):
+            raise BphoError(f"{src}: a {'volume' if vol else '2D image'} (axes {r.axes}) given to a {dims}D segmenter, "
+                            f"which takes {'ZYX volumes' if dims == 3 else 'YX images'}")
+        depth, (h, w) = r.sizes["Z"], r.shape_yx
+        planes = min(depth, chunk + 2 * halo)
+        check_memory(planes * h * w * 4 * (3 + 3 * len(targets) + 4 * cfg["model"]["base"]), src,
+                     f"segmenting it in slabs of {planes} planes")
+        check_disk(depth * h * w * (4 + 4 * len(targets)) * 2, out, "the segmentation")
+        p = _volume_percentiles(r, pct) if vol else percentiles(r.read().astype(np.float32), *pct)
+        read = lambda z: normalize(r.read(0, 0, z).astype(np.float32), p)
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dests[0].name}.", suffix=".tmp", dir=out))
+        try:
+            labs = np.lib.format.open_memmap(tmp/"labels.npy", "w+", np.uint32, (depth, h, w))
+            maps = np.lib.format.open_memmap(tmp/"maps.npy", "w+", np.float32, (len(targets), depth, h, w))
+            if vol:
+                gen = segment_slabs(lambda a, b: predict_maps(model, np.stack([read(z) for z in range(a, b)])), depth,
+                                    targets, th, chunk, halo)
+            else:
+                m2 = predict_maps(model, read(0))
+                gen = [(0, _decode(m2, targets, th), m2)]
+            for z, lab, mp in gen:
+                labs[z], maps[:, z] = lab, mp
+                if progress: progress()
+            n = int(labs.max()) if labs.size else 0
+            dtype = np.dtype(np.uint16 if n < 65536 else np.uint32)
+            axes, sizes = ("ZYX" if vol else "YX"), {"Z": depth, "Y": h, "X": w, "C": len(targets)}
+            write_stream(tmp/dests[0].name, (labs[z].astype(dtype) for z in range(depth)), axes, sizes, dtype,
+                         r.pixel_size_um, None, f"bpho segment: {n} instances, decoder {decoder_kind(targets)}, "
+                         f"thresholds {th}")
+            write_stream(tmp/dests[1].name, (maps[c, z] for c in range(len(targets)) for z in range(depth)),
+                         "C" + axes, sizes, np.dtype(np.float32), r.pixel_size_um, list(targets),
+                         "bpho segment: probabilities of B and C, and D (tanh), one channel each")
+            del labs, maps
+            for d in dests: os.replace(tmp/d.name, d)
+        finally: shutil.rmtree(tmp, ignore_errors=True)
+    return dests

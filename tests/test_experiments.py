@@ -128,3 +128,17 @@ def test_segmentation_notebook_runs_in_smoke_mode(sampled, nb):
     rows = json.loads(bpho("results", "--json", cwd=d).stdout)
     assert any(r["experiment"] == nb and r["task"] == "segmentation" for r in rows)
     assert "| IoU | Dice | F1 @0.5 |" in bpho("results", cwd=d).stdout
+    # bpho segment: labels and maps with the input's pixel sizes; the other dimensionality is refused, nothing written
+    src = d/"data/datasources"/src/"images"
+    img = sorted(src.iterdir())[0]
+    out = d/"data/segmented"/nb
+    r = bpho("segment", d/"data/models"/nb, img, "-o", out, "--chunk", "12", "--halo", "4", cwd=d)
+    assert r.returncode == 0, r.stderr[-3000:]
+    stem = img.name.split(".")[0]
+    lab, maps, im = (read_image(p) for p in (out/f"{stem}.labels.ome.tif", out/f"{stem}.maps.ome.tif", img))
+    assert (lab.shape, lab.pixel_size_um, lab.data.dtype) == (im.shape, im.pixel_size_um, np.uint16)
+    assert maps.channel_names == list(cfg["model"]["targets"]) and maps.shape == (len(maps.channel_names), *im.shape)
+    other = sorted((d/"data/datasources"/SEG[[k for k in SEG if k != nb][0]][1]/"images").iterdir())[0]
+    r = bpho("segment", d/"data/models"/nb, other, "-o", d/"data/segmented/other", cwd=d)
+    assert r.returncode == 1 and "segmenter, which takes" in r.stderr, r.stderr
+    assert not (d/"data/segmented/other").exists()
