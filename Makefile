@@ -64,14 +64,14 @@ test: $(STAMP)  ## the whole suite: library/notebook sync, pytest, nbdev-test
 	@T=$$(mktemp -d -t bpho-test-XXXXXX); trap 'rm -rf "$$T"' EXIT; set -e; \
 	echo "(temporary files of the tests under $$T, removed at the end)"; \
 	TMPDIR="$$T" $(BIN)/pytest -q; \
-	TMPDIR="$$T" $(BIN)/nbdev-test --skip-file-re '^[12][0-9][0-9]_'
+	TMPDIR="$$T" $(BIN)/nbdev-test --skip-file-re '^[1-9][0-9][0-9]_'
 
 test-profiles: $(STAMP)  ## sample source -> dataset -> smoke experiment under this CPU's kernels and the baseline ones, compared (~11 min on 2 cores)
 	$(BIN)/python scripts/check_profiles.py
 
 test-slow: $(STAMP)  ## also the notebook cells flagged slow
 	@T=$$(mktemp -d -t bpho-test-XXXXXX); trap 'rm -rf "$$T"' EXIT; \
-	TMPDIR="$$T" $(BIN)/nbdev-test --flags slow --skip-file-re '^[12][0-9][0-9]_'
+	TMPDIR="$$T" $(BIN)/nbdev-test --flags slow --skip-file-re '^[1-9][0-9][0-9]_'
 
 check-sync: $(STAMP)  ## bpho_lib/ matches nbs/, notebooks clean
 	scripts/check_sync.sh
