@@ -47,13 +47,14 @@ demo: $(STAMP)  ## the main job on the sample data, under ./demo: sources, datas
 	$(BIN)/bpho --root $(DEMO_ROOT) results
 	@echo "== demo done: sources, datasets, experiments 101, 102, 201, 106, 301 and 302 (smoke), a predicted movie in $(DEMO_ROOT)/predictions/, 101 as a bioimage.io package in $(DEMO_ROOT)/exports/, results in $(DEMO_ROOT)/results/README.md =="
 
-bench: $(STAMP)  ## benchmarks written to BENCHMARKS.md: dataset builds, training step, prediction, CARE peer (~15 min on 2 cores)
+bench: $(STAMP)  ## benchmarks written to BENCHMARKS.md: dataset builds, training step, prediction, CARE peer, 3D segmentation (~22 min on 2 cores)
 	@W=$$(mktemp -d -t bpho-bench-XXXXXX); trap 'rm -rf "$$W"' EXIT; set -e; \
 	$(BIN)/python bench/common.py --header --out BENCHMARKS.md; \
 	time $(BIN)/python bench/datasets.py --repeats 2 --out BENCHMARKS.md; \
 	time $(BIN)/python bench/train.py --work "$$W" --out BENCHMARKS.md; \
 	time $(BIN)/python bench/predict.py --out BENCHMARKS.md; \
 	time $(BIN)/python bench/peer.py --work "$$W" --out BENCHMARKS.md; \
+	time $(BIN)/python bench/segment.py --work "$$W" --out BENCHMARKS.md; \
 	echo "== bench done: BENCHMARKS.md =="
 
 bench-gpu: $(STAMP)  ## on a CUDA machine: batch sizes, samples/s, peak memory, prediction MPix/s, into BENCHMARKS.md

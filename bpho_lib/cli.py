@@ -215,7 +215,7 @@ def _predict_jobs(a, cfg: dict, jobs: list, dev: str, overlap: int):
 def cmd_segment(a) -> int:
     "Segment images and volumes with a trained segmenter: instance labels and maps as OME-TIFF."
     from bpho_lib.predict import prediction_folder
-    from bpho_lib.segment import segment_file
+    from bpho_lib.segnet import segment_file
     from bpho_lib.store import load
     model, cfg = load(a.model, learner="segmenter")
     out = Path(a.output)
