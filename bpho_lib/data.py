@@ -12,9 +12,11 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from .config import BphoError
 from .datasets import load_tile
+from .tiles import sample_positions
 
 # %% auto #0
-__all__ = ['read_tiles_table', 'dataset_info', 'TileDataset', 'dihedral', 'Dihedral', 'default_workers', 'tile_dls']
+__all__ = ['SAMPLING', 'read_tiles_table', 'dataset_info', 'TileDataset', 'dihedral', 'Dihedral', 'FieldCrops', 'default_workers',
+           'tile_dls']
 
 # %% ../nbs/08_data.ipynb #f5f7c5f6
 def read_tiles_table(folder) -> list[dict]:
@@ -66,6 +68,49 @@ class Dihedral:
         return (torch.stack([dihedral(a, k) for a, k in zip(x, ks)]),
                 torch.stack([dihedral(a, k) for a, k in zip(y, ks)]))
 
+# %% ../nbs/08_data.ipynb #17b615ab
+class FieldCrops(torch.utils.data.Dataset):
+    "Paired LR/HR crops of HR side `size`, `n` per epoch, drawn anew each epoch (set `epoch`) from a dataset's stored training fields."
+    def __init__(self, folder, size: int, n: int, seed: int = 0):
+        self.folder, info = Path(folder), dataset_info(folder)
+        p = info["params"]
+        stems = sorted(s for s, f in info["files"].items() if f.get("split") == "train" and "field" in f)
+        if not stems:
+            raise BphoError(f"{self.folder}: no stored training fields; crops drawn each epoch need a dataset built with "
+                            f"fields=True in its script's PARAMS (a paired dataset)")
+        self.size, self.n, self.seed, self.scale, self.fg_rel = size, n, seed, int(p["scale"]), float(p.get("fg_rel", 1.0))
+        if size % self.scale: raise BphoError(f"crops of {size} px are not a multiple of the scale {self.scale}")
+        self.stems, self.fields = stems, []
+        for st in stems:
+            f = info["files"][st]["field"]
+            mask = np.load(self.folder/f["mask"])
+            self.fields.append((load_tile(self.folder/f["lr"]).astype(np.float32), load_tile(self.folder/f["hr"]).astype(np.float32),
+                                (mask >> 1 & 1).astype(bool), (mask & 1).astype(bool)))
+        self._epoch = None
+        self.epoch = 0
+    @property
+    def epoch(self) -> int: return self._epoch
+    @epoch.setter
+    def epoch(self, e: int):
+        "Draw this epoch's crops: (field, y, x) on the LR grid, from a generator seeded by (seed, epoch)."
+        if e == self._epoch: return
+        rng, pos = np.random.default_rng([self.seed, e]), []
+        per = [self.n // len(self.fields) + (i < self.n % len(self.fields)) for i in range(len(self.fields))]
+        for i, ((_, _, fg, valid), k) in enumerate(zip(self.fields, per)):
+            pos += [(i, y, x) for y, x in sample_positions(fg, valid, self.size, k, rng, self.fg_rel, step=self.scale)[0]]
+        if not pos: raise BphoError(f"{self.folder}: no crop of {self.size} px fits in the stored training fields")
+        self.pos = [pos[j % len(pos)] for j in rng.permutation(max(self.n, len(pos)))[:self.n]] if len(pos) < self.n else pos
+        self._epoch = e
+    def __len__(self): return self.n
+    def __getitem__(self, i):
+        f, y, x = self.pos[i]
+        lr, hr, _, _ = self.fields[f]
+        s, z = self.scale, self.size
+        t = lambda a: torch.from_numpy(np.ascontiguousarray(a))[None]
+        return t(lr[y // s:(y + z) // s, x // s:(x + z) // s]), t(hr[y:y + z, x:x + z])
+    @property
+    def n_in(self) -> int: return 1
+
 # %% ../nbs/08_data.ipynb #744f7a0d
 def default_workers(device) -> int:
     "DataLoader worker processes: up to 4 per GPU process on CUDA (tiles are in RAM, collation is all they do), none on the CPU."
@@ -73,10 +118,21 @@ def default_workers(device) -> int:
     per_node = int(os.environ.get("LOCAL_WORLD_SIZE", 1))  # torchrun: processes sharing this node's cores
     return max(1, min(4, len(os.sched_getaffinity(0)) // per_node - 1))
 
+SAMPLING = ("tiles", "fields")
+
 def tile_dls(folder, size: int, bs: int, x_role: str = "lr", y_role: str = "hr", seed: int = 0, device=None,
-             augment: bool = True, workers: int | None = None, dims: int = 2) -> DataLoaders:
-    "fastai DataLoaders of a dataset's train and valid tiles of one size (workers and pinned memory on CUDA); `dims` 3 for volumes."
-    tr, va = (TileDataset(folder, sp, size, x_role, y_role, dims) for sp in ("train", "valid"))
+             augment: bool = True, workers: int | None = None, dims: int = 2, sampling: str = "tiles") -> DataLoaders:
+    """fastai DataLoaders of a dataset's train and valid tiles of one size (workers and pinned memory on CUDA); `dims` 3
+    for volumes; `sampling="fields"`: training crops drawn anew each epoch from the stored training fields (`FieldCrops`)."""
+    if sampling not in SAMPLING: raise BphoError(f"sampling must be one of {SAMPLING}, found {sampling!r}")
+    if sampling == "fields":
+        if (x_role, y_role, dims) != ("lr", "hr", 2):
+            raise BphoError(f"{folder}: crops drawn each epoch are LR/HR pairs in 2D; found roles {x_role}/{y_role}, {dims}D")
+        n = sum(1 for r in read_tiles_table(folder) if r["split"] == "train" and int(r["size"]) == size)
+        if not n: TileDataset(folder, "train", size, x_role, y_role, dims)  # says which sizes there are
+        tr = FieldCrops(folder, size, n, seed)
+    else: tr = TileDataset(folder, "train", size, x_role, y_role, dims)
+    va = TileDataset(folder, "valid", size, x_role, y_role, dims)
     if device is None: device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(device)
     workers = default_workers(device) if workers is None else workers

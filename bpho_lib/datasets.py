@@ -21,10 +21,10 @@ from .crappify import Degradation, make_degradation, parse_crappifier
 from threadpoolctl import threadpool_limits
 
 # %% auto #0
-__all__ = ['BUILDERS', 'save_tile', 'load_tile', 'image_stem', 'images_in', 'read_as', 'plan_paired', 'process_paired',
-           'plan_synth', 'process_synth', 'degradation_for', 'plan_multiframe', 'process_multiframe', 'plan_denoise',
-           'process_denoise', 'plan_seg', 'process_seg', 'fingerprint', 'build_dataset', 'summary', 'run_script',
-           'show_tiles']
+__all__ = ['BUILDERS', 'save_tile', 'load_tile', 'image_stem', 'images_in', 'read_as', 'save_field', 'plan_paired',
+           'process_paired', 'plan_synth', 'process_synth', 'degradation_for', 'plan_multiframe', 'process_multiframe',
+           'plan_denoise', 'process_denoise', 'plan_seg', 'process_seg', 'fingerprint', 'build_dataset', 'summary',
+           'run_script', 'show_tiles']
 
 # %% ../nbs/07_datasets.ipynb #17478737
 def save_tile(root: Path, rel: str, arr: np.ndarray) -> str:
@@ -108,6 +108,14 @@ def _sizes(p: dict):
     return zip(p["sizes"], p["tiles_per_image"])
 
 # %% ../nbs/07_datasets.ipynb #0c20f633
+def save_field(root: Path, stem: str, lr: np.ndarray, hr: np.ndarray, fg: np.ndarray, valid: np.ndarray) -> dict:
+    "Store a registered, normalised training field whole (LR, HR; a mask: bit 0 valid, bit 1 foreground); relative paths."
+    mask = valid.astype(np.uint8) | (fg.astype(np.uint8) << 1)
+    rel = {"lr": save_tile(root, f"fields/{stem}/lr", lr), "hr": save_tile(root, f"fields/{stem}/hr", hr),
+           "mask": f"fields/{stem}/mask.npy"}
+    np.save(root/rel["mask"], mask)
+    return rel
+
 def plan_paired(src: Source, p: dict) -> list:
     "One item per LR/HR pair; refuses unpaired stems and pairs whose size ratio is not the scale."
     lr, hr = images_in(src.folder("lr")), images_in(src.folder("hr"))
@@ -136,6 +144,8 @@ def process_paired(item: dict, p: dict, out: Path, rng) -> dict:
     info["normalisation"] = {"lr": plr, "hr": phr}
     lrn, hrn = normalize(lr, plr), normalize(hra, phr)
     bic, fg = upsample(lrn, s), foreground(hrn) & valid
+    if p.get("fields") and item["split"] == "train":  # whole training fields, for fresh crops every epoch
+        info["field"] = save_field(out, item["stem"], lrn, hrn, fg, valid)
     rows, info["rejected_tiles"] = [], 0
     for size, n in _sizes(p):
         pos, rej = sample_positions(fg, valid, size, n, rng, p["fg_rel"], step=s)

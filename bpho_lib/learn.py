@@ -30,7 +30,7 @@ from .unet import ModelConfig, amp_dtype, build_model, get_loss, psnr, ssim
 
 # %% auto #0
 __all__ = ['decay_groups', 'DecayGroups', 'adamw', 'restoration_learner', 'loader_state', 'set_loader_state', 'read_checkpoint',
-           'fit_stages', 'UnpairedCrops', 'NewCrops', 'unpaired_dls', 'domain_images', 'dataset_images',
+           'NewCrops', 'fit_stages', 'UnpairedCrops', 'unpaired_dls', 'domain_images', 'dataset_images',
            'domain_factor', 'CycleGANTrainer', 'CycleCheckpoint', 'cyclegan_learner', 'fit_cyclegan']
 
 # %% ../nbs/13_learn.ipynb #e6c968e2
@@ -87,10 +87,15 @@ def read_checkpoint(path: Path, key: str) -> dict | None:
     if state.get("key") != key: raise BphoError(f"{path}: checkpoint of another configuration; delete it to start over")
     return state
 
+class NewCrops(Callback):
+    "Tell the training crops which epoch it is, so that each epoch pairs and crops anew."
+    def before_epoch(self): self.learn.dls.train.dataset.epoch = self.epoch
+
 def fit_stages(cfg: ModelConfig, dataset, stages: list, folder, key: str, loss: str = "mse", wd: float = 1e-3,
                seed: int = 0, roles=("lr", "hr"), log=print, build=build_model, learner=None,
                dims: int = 2) -> tuple[torch.nn.Module, list]:
-    """Train through `stages` [{size, bs, epochs, lr}], checkpointing each epoch in `folder`; resumes if interrupted.
+    """Train through `stages` [{size, bs, epochs, lr[, sampling]}], checkpointing each epoch in `folder`; resumes if
+    interrupted. `sampling="fields"` in a stage draws its training crops anew each epoch (`data.FieldCrops`).
     Another learner kind gives its network's `build(cfg)` and `learner(dls, cfg, loss, wd, path, model=)`."""
     folder = Path(folder)
     ckpt = folder/"checkpoint.pth"
@@ -103,7 +108,8 @@ def fit_stages(cfg: ModelConfig, dataset, stages: list, folder, key: str, loss: 
         done = 0
         if state: done = st["epochs"] if i < state["stage"] else state["epoch"] if i == state["stage"] else 0
         if done >= st["epochs"]: continue
-        dls = tile_dls(dataset, st["size"], st["bs"], *roles, seed=seed + i, dims=dims)
+        sampling = st.get("sampling", "tiles")
+        dls = tile_dls(dataset, st["size"], st["bs"], *roles, seed=seed + i, dims=dims, sampling=sampling)
         learn = (learner or restoration_learner)(dls, cfg, loss, wd, folder, model=model.to(dls.device))
         train_dl = dls.train  # (under torchrun: the sharded loader, which a DistributedDL wraps during the fit)
         learn.create_opt()
@@ -111,7 +117,7 @@ def fit_stages(cfg: ModelConfig, dataset, stages: list, folder, key: str, loss: 
             learn.opt.load_state_dict(state["opt"])
             set_loader_state(train_dl, state["loader"])
         cb = EpochCheckpoint(ckpt, key, i, hist, done, extra=lambda: {"loader": loader_state(train_dl)})
-        learn.fit_one_cycle(st["epochs"], st["lr"], start_epoch=done, cbs=[cb])
+        learn.fit_one_cycle(st["epochs"], st["lr"], start_epoch=done, cbs=[cb] + ([NewCrops()] if sampling == "fields" else []))
         model = learn.model
     return model.cpu().eval(), hist
 
@@ -156,10 +162,6 @@ class UnpairedCrops(torch.utils.data.Dataset):
     def __getitem__(self, i):
         rng = np.random.default_rng([self.seed, self.epoch, i])
         return self._crop(self.a, self.size, rng), self._crop(self.b, self.size // self.f, rng)
-
-class NewCrops(Callback):
-    "Tell the training crops which epoch it is, so that each epoch pairs and crops anew."
-    def before_epoch(self): self.learn.dls.train.dataset.epoch = self.epoch
 
 def unpaired_dls(a_imgs: list, b_imgs: list, cfg: CycleConfig, size: int, bs: int = 1, n_train: int = 200,
                  n_valid: int = 16, seed: int = 0, device=None):
