@@ -36,10 +36,11 @@ class EpochCheckpoint(Callback):
         self.path, self.key, self.stage, self.hist, self.start = path, key, stage, history, start
         self.extra = extra  # a function returning more of the state to keep, e.g. the data loader's random state
     def entry(self) -> dict:
-        "The epoch's line of the history: train_loss, valid_loss and the metrics."
+        "The epoch's line of the history: train_loss, valid_loss, the metrics, and what callbacks before it put in `learn.epoch_extra`."
         names = self.learn.recorder.metric_names[1:-1]  # no epoch, time
         return {"stage": self.stage, "epoch": self.epoch,
-                **{n: float(v) for n, v in zip(names, self.learn.recorder.values[-1])}}
+                **{n: float(v) for n, v in zip(names, self.learn.recorder.values[-1])},
+                **{n: float(v) for n, v in getattr(self.learn, "epoch_extra", {}).items()}}
     def state(self) -> dict:
         "What resuming needs besides the history: weights and optimiser state."
         more = self.extra() if self.extra else {}

@@ -15,8 +15,8 @@ from .datasets import load_tile
 from .tiles import sample_positions
 
 # %% auto #0
-__all__ = ['SAMPLING', 'read_tiles_table', 'dataset_info', 'TileDataset', 'dihedral', 'Dihedral', 'FieldCrops', 'default_workers',
-           'tile_dls']
+__all__ = ['SAMPLING', 'read_tiles_table', 'dataset_info', 'TileDataset', 'dihedral', 'Dihedral', 'FieldCrops', 'holdout_fields',
+           'default_workers', 'tile_dls']
 
 # %% ../nbs/08_data.ipynb #f5f7c5f6
 def read_tiles_table(folder) -> list[dict]:
@@ -110,6 +110,20 @@ class FieldCrops(torch.utils.data.Dataset):
         return t(lr[y // s:(y + z) // s, x // s:(x + z) // s]), t(hr[y:y + z, x:x + z])
     @property
     def n_in(self) -> int: return 1
+
+def holdout_fields(folder) -> list:
+    "[(stem, LR, HR, valid mask)] of the held-out fields a paired dataset built with fields=True keeps whole (normalised)."
+    folder, info = Path(folder), dataset_info(folder)
+    out = []
+    for st, f in sorted(info["files"].items()):
+        if f.get("split") != "valid" or "holdout" not in f: continue
+        h = f["holdout"]
+        out.append((st, load_tile(folder/h["lr"]).astype(np.float32), load_tile(folder/h["hr"]).astype(np.float32),
+                    (np.load(folder/h["mask"]) & 1).astype(bool)))
+    if not out:
+        raise BphoError(f"{folder}: no stored held-out fields; selecting a model on whole held-out fields needs a dataset "
+                        f"built with fields=True in its script's PARAMS (a paired dataset)")
+    return out
 
 # %% ../nbs/08_data.ipynb #744f7a0d
 def default_workers(device) -> int:

@@ -108,11 +108,12 @@ def _sizes(p: dict):
     return zip(p["sizes"], p["tiles_per_image"])
 
 # %% ../nbs/07_datasets.ipynb #0c20f633
-def save_field(root: Path, stem: str, lr: np.ndarray, hr: np.ndarray, fg: np.ndarray, valid: np.ndarray) -> dict:
-    "Store a registered, normalised training field whole (LR, HR; a mask: bit 0 valid, bit 1 foreground); relative paths."
+def save_field(root: Path, stem: str, lr: np.ndarray, hr: np.ndarray, fg: np.ndarray, valid: np.ndarray,
+               folder: str = "fields") -> dict:
+    "Store a registered, normalised field whole (LR, HR; a mask: bit 0 valid, bit 1 foreground) under `folder`; relative paths."
     mask = valid.astype(np.uint8) | (fg.astype(np.uint8) << 1)
-    rel = {"lr": save_tile(root, f"fields/{stem}/lr", lr), "hr": save_tile(root, f"fields/{stem}/hr", hr),
-           "mask": f"fields/{stem}/mask.npy"}
+    rel = {"lr": save_tile(root, f"{folder}/{stem}/lr", lr), "hr": save_tile(root, f"{folder}/{stem}/hr", hr),
+           "mask": f"{folder}/{stem}/mask.npy"}
     np.save(root/rel["mask"], mask)
     return rel
 
@@ -144,8 +145,9 @@ def process_paired(item: dict, p: dict, out: Path, rng) -> dict:
     info["normalisation"] = {"lr": plr, "hr": phr}
     lrn, hrn = normalize(lr, plr), normalize(hra, phr)
     bic, fg = upsample(lrn, s), foreground(hrn) & valid
-    if p.get("fields") and item["split"] == "train":  # whole training fields, for fresh crops every epoch
-        info["field"] = save_field(out, item["stem"], lrn, hrn, fg, valid)
+    if p.get("fields"):  # whole fields: training ones for fresh crops every epoch, held-out ones (apart) to select models on
+        if item["split"] == "train": info["field"] = save_field(out, item["stem"], lrn, hrn, fg, valid)
+        else: info["holdout"] = save_field(out, item["stem"], lrn, hrn, fg, valid, "holdout")
     rows, info["rejected_tiles"] = [], 0
     for size, n in _sizes(p):
         pos, rej = sample_positions(fg, valid, size, n, rng, p["fg_rel"], step=s)

@@ -16,12 +16,12 @@ from .config import (BphoError, Settings, atomic_write_json, content_key, get_se
                              remove_leftovers, target_lock)
 from .cyclegan import CycleConfig, CycleGAN
 from .checkpoint import main_process
-from .data import dataset_info, read_tiles_table
+from .data import dataset_info, holdout_fields, read_tiles_table
 from .datasets import load_tile
 from .datasources import source_record
 from .distributed import barrier, rank, world_size
 from .evaluate import dataset_folder, evaluate, record
-from .learn import domain_factor, domain_images, fit_cyclegan, fit_stages, unpaired_dls
+from .learn import SELECT, domain_factor, domain_images, fit_cyclegan, fit_stages, unpaired_dls
 from .predict import model_multiple, predict_tiled
 from .store import already_trained, load, load_generator, model_name, save, update_config
 from .tiles import upsample
@@ -39,30 +39,43 @@ def smoke() -> bool:
 
 # %% ../nbs/18_experiment.ipynb #2f2973fa
 def train(settings: Settings, experiment: str, dataset: str, cfg: ModelConfig, stages: list, loss: str = "mse",
-          wd: float = 1e-3, seed: int = 0, roles=("lr", "hr"), notebook: str = "", log=print) -> tuple:
-    "Train `cfg` on `dataset` through `stages`; save it to models/<experiment>/; return (model, history, config)."
+          wd: float = 1e-3, seed: int = 0, roles=("lr", "hr"), notebook: str = "", log=print, select: str = "last") -> tuple:
+    """Train `cfg` on `dataset` through `stages`; save it to models/<experiment>/; return (model, history, config).
+    `select="best"` keeps the epoch with the best PSNR on the dataset's whole held-out fields (the last one in last.pth)."""
+    if select not in SELECT: raise BphoError(f"select must be one of {SELECT}, found {select!r}")
     folder = dataset_folder(settings, dataset)
     info, out = dataset_info(folder), settings.models/experiment
+    if select == "best": holdout_fields(folder)  # refused before anything runs if the dataset does not keep them
     run = {"learner": "unet", "model": dict(vars(cfg)), "dataset": info["fingerprint"], "roles": list(roles),
-           "stages": stages, "loss": loss, "wd": wd, "seed": seed, "optimizer": "adamw"}
+           "stages": stages, "loss": loss, "wd": wd, "seed": seed, "optimizer": "adamw",
+           **({"select": select} if select != "last" else {})}  # (runs from before selection keep their keys)
     key = content_key(run)
     done = already_trained(out, key)
     if done:
         log(f"{experiment}: already trained with this configuration on this dataset ({out}); delete it to train again")
         return load(out)[0], done["history"], done
     t0 = time.time()
-    model, hist = fit_stages(cfg, folder, stages, out, key, loss, wd, seed, roles, log=log)
+    model, hist = fit_stages(cfg, folder, stages, out, key, loss, wd, seed, roles, log=log, select=select)
     epochs = sum(s["epochs"] for s in stages)
+    selection = {"select": "last", "epoch": len(hist)}
+    if select == "best":
+        b = max(range(len(hist)), key=lambda i: hist[i]["field_psnr"])
+        selection = {"select": "best", "metric": "field_psnr: CARE-style PSNR on the whole held-out fields",
+                     "epoch": b + 1, "stage": hist[b]["stage"] + 1, "field_psnr": hist[b]["field_psnr"],
+                     "last_field_psnr": hist[-1]["field_psnr"], "last_weights": "last.pth"}
+        log(f"{experiment}: kept epoch {b + 1} of {len(hist)} (PSNR {hist[b]['field_psnr']:.2f} dB on the whole held-out "
+            f"fields; the last epoch's {hist[-1]['field_psnr']:.2f} dB, its weights in last.pth)")
     config = {"learner": "unet", "model": dict(vars(cfg)), "experiment": experiment, "notebook": notebook,
               "name": model_name("unet" if cfg.arch != "plain" else "plainunet", dataset, loss, f"{epochs}E"),
               "dataset": {"name": dataset, "fingerprint": info["fingerprint"], "sources": info["sources"]},
               "roles": {"x": roles[0], "y": roles[1]},
               "normalisation": {"percentiles": info["params"].get("percentiles", [2, 99.8])},
-              "schedule": stages, "loss": loss, "wd": wd, "seed": seed, "optimizer": "adamw", "history": hist,
-              "train_seconds": round(time.time() - t0, 1), "run": run, "run_key": key}
+              "schedule": stages, "loss": loss, "wd": wd, "seed": seed, "optimizer": "adamw", "selection": selection,
+              "history": hist, "train_seconds": round(time.time() - t0, 1), "run": run, "run_key": key}
     if main_process():  # in a data-parallel run, every rank holds the same model: rank 0 writes it
         save(out, model, config)
         (out/"checkpoint.pth").unlink(missing_ok=True)  # complete: the model is in weights.pth
+        (out/"best.pth").unlink(missing_ok=True)  # the same weights as weights.pth
         atomic_write_json(settings.results/experiment/"history.json", hist)
     return model, hist, config
 

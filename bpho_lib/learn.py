@@ -17,21 +17,23 @@ from fastai.learner import Learner
 from fastai.optimizer import Adam, OptimWrapper
 from fastai.torch_core import norm_bias_params
 from fastcore.foundation import L
-from .config import BphoError, Settings, content_key
-from .checkpoint import EpochCheckpoint, plain_state
+from .config import BphoError, Settings, atomic_torch_save, content_key
+from .checkpoint import EpochCheckpoint, main_process, plain_state
 from .cyclegan import CycleConfig, CycleGAN, CycleLoss, ImagePool, d_loss, min_crop
-from .data import Dihedral, read_tiles_table, tile_dls
+from .data import Dihedral, holdout_fields, read_tiles_table, tile_dls
 from .datasets import images_in, load_tile
 from .datasources import require
 from .distributed import distribute, world_size
 from .io import read_image
+from .metrics import affine_fit, care_normalize
 from .tiles import normalize, percentiles
 from .unet import ModelConfig, amp_dtype, build_model, get_loss, psnr, ssim
 
 # %% auto #0
-__all__ = ['decay_groups', 'DecayGroups', 'adamw', 'restoration_learner', 'loader_state', 'set_loader_state', 'read_checkpoint',
-           'NewCrops', 'fit_stages', 'UnpairedCrops', 'unpaired_dls', 'domain_images', 'dataset_images',
-           'domain_factor', 'CycleGANTrainer', 'CycleCheckpoint', 'cyclegan_learner', 'fit_cyclegan']
+__all__ = ['SELECT', 'decay_groups', 'DecayGroups', 'adamw', 'restoration_learner', 'loader_state', 'set_loader_state',
+           'read_checkpoint', 'NewCrops', 'field_psnr', 'SelectBest', 'fit_stages', 'UnpairedCrops', 'unpaired_dls',
+           'domain_images', 'dataset_images', 'domain_factor', 'CycleGANTrainer', 'CycleCheckpoint', 'cyclegan_learner',
+           'fit_cyclegan']
 
 # %% ../nbs/13_learn.ipynb #e6c968e2
 def decay_groups(model: torch.nn.Module) -> list:
@@ -91,12 +93,51 @@ class NewCrops(Callback):
     "Tell the training crops which epoch it is, so that each epoch pairs and crops anew."
     def before_epoch(self): self.learn.dls.train.dataset.epoch = self.epoch
 
+@torch.no_grad()
+def field_psnr(model, fields: list, scale: int, multiple: int) -> float:
+    """Mean CARE-style PSNR (percentile-normalised target, affinely fitted prediction) of `model` on whole fields
+    [(stem, LR, HR, valid mask)] (normalised, as `data.holdout_fields` gives them), each cropped to its valid box."""
+    dev, was, vals = next(model.parameters()).device, model.training, []
+    model.eval()
+    for _, lr, hr, valid in fields:
+        pads = [(-n) % multiple for n in lr.shape]
+        x = torch.from_numpy(np.ascontiguousarray(lr, np.float32))[None, None].to(dev)
+        if any(pads): x = torch.nn.functional.pad(x, (0, pads[1], 0, pads[0]), mode="reflect")
+        y = model(x)[0, 0, :lr.shape[0] * scale, :lr.shape[1] * scale].float().cpu().numpy()
+        ys, xs = np.nonzero(valid)
+        box = (slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1))
+        t = care_normalize(hr[box])
+        vals.append(10 * np.log10(1 / max(float(((affine_fit(y[box], t) - t) ** 2).mean()), 1e-12)))
+    model.train(was)
+    return float(np.mean(vals))
+
+class SelectBest(Callback):
+    "After each epoch: PSNR on whole held-out fields into the history (`field_psnr`), and the best weights so far to `path`."
+    order = EpochCheckpoint.order - 1  # before the checkpoint writes the epoch's history line
+    def __init__(self, fields: list, scale: int, multiple: int, path: Path, best: float = -np.inf, start: int = 0):
+        self.fields, self.scale, self.multiple, self.path, self.best, self.start = fields, scale, multiple, Path(path), best, start
+    def after_epoch(self):
+        if self.epoch < self.start: return  # an epoch skipped on resume
+        v = field_psnr(self.learn.model, self.fields, self.scale, self.multiple)
+        self.learn.epoch_extra = {"field_psnr": v}
+        if v > self.best:
+            self.best = v
+            if main_process(): atomic_torch_save(self.learn.model.state_dict(), self.path)
+
+SELECT = ("last", "best")
+
 def fit_stages(cfg: ModelConfig, dataset, stages: list, folder, key: str, loss: str = "mse", wd: float = 1e-3,
                seed: int = 0, roles=("lr", "hr"), log=print, build=build_model, learner=None,
-               dims: int = 2) -> tuple[torch.nn.Module, list]:
+               dims: int = 2, select: str = "last") -> tuple[torch.nn.Module, list]:
     """Train through `stages` [{size, bs, epochs, lr[, sampling]}], checkpointing each epoch in `folder`; resumes if
     interrupted. `sampling="fields"` in a stage draws its training crops anew each epoch (`data.FieldCrops`).
+    `select="best"`: each epoch is scored on the dataset's whole held-out fields (`field_psnr` in the history) and the
+    best epoch's weights are returned; the last epoch's stay in `folder`/last.pth.
     Another learner kind gives its network's `build(cfg)` and `learner(dls, cfg, loss, wd, path, model=)`."""
+    if select not in SELECT: raise BphoError(f"select must be one of {SELECT}, found {select!r}")
+    if select == "best" and (learner is not None or tuple(roles) != ("lr", "hr")):
+        raise BphoError("select='best' scores LR -> HR restoration on whole held-out fields; this learner has no such fields")
+    fields = holdout_fields(dataset) if select == "best" else None
     folder = Path(folder)
     ckpt = folder/"checkpoint.pth"
     state = read_checkpoint(ckpt, key)
@@ -117,9 +158,17 @@ def fit_stages(cfg: ModelConfig, dataset, stages: list, folder, key: str, loss: 
             learn.opt.load_state_dict(state["opt"])
             set_loader_state(train_dl, state["loader"])
         cb = EpochCheckpoint(ckpt, key, i, hist, done, extra=lambda: {"loader": loader_state(train_dl)})
-        learn.fit_one_cycle(st["epochs"], st["lr"], start_epoch=done, cbs=[cb] + ([NewCrops()] if sampling == "fields" else []))
+        cbs = [cb] + ([NewCrops()] if sampling == "fields" else [])
+        if fields:
+            best = max((h["field_psnr"] for h in hist if "field_psnr" in h), default=-np.inf)  # on resume: the best so far
+            cbs.append(SelectBest(fields, cfg.scale, cfg.lr_multiple(), folder/"best.pth", best, done))
+        learn.fit_one_cycle(st["epochs"], st["lr"], start_epoch=done, cbs=cbs)
         model = learn.model
-    return model.cpu().eval(), hist
+    model = model.cpu().eval()
+    if fields:
+        if main_process(): atomic_torch_save(model.state_dict(), folder/"last.pth")
+        model.load_state_dict(torch.load(folder/"best.pth", map_location="cpu", weights_only=True))
+    return model, hist
 
 # %% ../nbs/13_learn.ipynb #ec456004
 def _check_domains(a_imgs: list, b_imgs: list, cfg: CycleConfig, size: int):

@@ -142,3 +142,30 @@ def test_segmentation_notebook_runs_in_smoke_mode(sampled, nb):
     r = bpho("segment", d/"data/models"/nb, other, "-o", d/"data/segmented/other", cwd=d)
     assert r.returncode == 1 and "segmenter, which takes" in r.stderr, r.stderr
     assert not (d/"data/segmented/other").exists()
+
+
+def test_select_best_on_whole_held_out_fields(experiments):
+    "SELECT='best' with fresh crops: every epoch scored on the whole held-out fields, the best kept, the last in last.pth."
+    import torch
+    d, _ = experiments
+    stages = "STAGES=[{'size': 128, 'bs': 8, 'epochs': 3, 'lr': 3e-3, 'sampling': 'fields'}]"
+    r = bpho("experiment", REPO/"nbs/101_paired_001_unet.ipynb", "--smoke", "--set", stages, "--set", "SELECT='best'",
+             "--set", "EXPERIMENT='101_best'", cwd=d)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    m = d/"data/models/101_best"
+    cfg = json.loads((m/"config.json").read_text())
+    fp = [h["field_psnr"] for h in cfg["history"]]
+    sel = cfg["selection"]
+    assert len(fp) == 3 and sel["select"] == "best" and sel["field_psnr"] == max(fp) and sel["last_field_psnr"] == fp[-1]
+    assert sel["epoch"] == fp.index(max(fp)) + 1
+    # (run last in this module: the executed copy of the notebook replaces the one the tests above read)
+    assert f"kept epoch {sel['epoch']} of 3" in (d/"data/results/101_paired_001_unet/101_paired_001_unet.ipynb").read_text()
+    assert (m/"last.pth").is_file() and not (m/"best.pth").exists() and not (m/"checkpoint.pth").exists()
+    w, last = (torch.load(m/f, weights_only=True) for f in ("weights.pth", "last.pth"))
+    same = all(torch.equal(w[k], last[k]) for k in w)
+    assert same == (sel["epoch"] == 3)
+    # a dataset that does not keep its held-out fields is refused before anything is trained
+    r = bpho("experiment", REPO/"nbs/101_paired_001_unet.ipynb", "--smoke", "--set", stages, "--set", "SELECT='best'",
+             "--set", "DATASET='synth_001'", "--set", "EXPERIMENT='101_nofields'", cwd=d)
+    assert r.returncode != 0 and "no stored held-out fields" in r.stdout + r.stderr, r.stdout[-2000:] + r.stderr[-2000:]
+    assert not (d/"data/models/101_nofields/weights.pth").exists()

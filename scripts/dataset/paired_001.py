@@ -20,7 +20,7 @@ PARAMS = dict(
     percentiles=[2, 99.8],         # per-image normalisation (CARE): robust to hot pixels and to bleaching
     fg_rel=1.0,                    # a tile must hold at least the field's share of foreground (relaxed after misses)
     max_residual_lr_px=0.25,       # registration misfit above this (LR px) means the pair is not trusted: skipped
-    fields=True,                   # keep the registered training fields whole: a stage with sampling="fields" draws fresh crops each epoch
+    fields=True,                   # keep the registered fields whole: training ones for fresh crops each epoch (sampling="fields"), held-out ones to select the model on (SELECT="best")
 )
 
 if __name__ == "__main__":
