@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_ROOT ?= demo
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-profiles test-slow check-sync export lock clean-demo bench bench-gpu
+.PHONY: help venv demo test test-profiles test-slow check-sync export lock clean-demo bench bench-peer bench-gpu
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -56,6 +56,10 @@ bench: $(STAMP)  ## benchmarks written to BENCHMARKS.md: dataset builds, trainin
 	time $(BIN)/python bench/peer.py --work "$$W" --out BENCHMARKS.md; \
 	time $(BIN)/python bench/segment.py --work "$$W" --out BENCHMARKS.md; \
 	echo "== bench done: BENCHMARKS.md =="
+
+bench-peer: $(STAMP)  ## bpho vs CARE (CAREamics) at 2, 5 and 20 min of training, 3 seeds each, into BENCHMARKS.md (~2.7 h on 2 cores)
+	@W=$$(mktemp -d -t bpho-bench-XXXXXX); trap 'rm -rf "$$W"' EXIT; set -e; \
+	time $(BIN)/python bench/peer_budgets.py --work "$$W" --out BENCHMARKS.md
 
 bench-gpu: $(STAMP)  ## on a CUDA machine: batch sizes, samples/s, peak memory, prediction MPix/s, into BENCHMARKS.md
 	bench/gpu.sh

@@ -2,7 +2,7 @@
 then applied to the test tiles. Runs in its own venv (bench/.venv-peer: CAREamics pins another torch); bench/peer.py
 calls it and exchanges data through .npy files in DIR:
 
-    bench/.venv-peer/bin/python bench/peer_care.py DIR SECONDS
+    bench/.venv-peer/bin/python bench/peer_care.py DIR SECONDS [SEED]
 
 DIR holds x_train, y_train, x_valid, y_valid (N, Y, X float32) and x_test; writes pred_test.npy and care.json.
 """
@@ -12,10 +12,11 @@ import numpy as np
 
 def main():
     d, budget = Path(sys.argv[1]), float(sys.argv[2])
+    seed = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     import torch, careamics
     from careamics import CAREamist
     from careamics.config import create_advanced_care_config
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     x_tr, y_tr, x_va, y_va, x_te = (np.load(d/f"{k}.npy") for k in ("x_train", "y_train", "x_valid", "y_valid", "x_test"))
     s = int(round(budget))
     cfg = create_advanced_care_config(
@@ -25,7 +26,7 @@ def main():
         num_epochs=10_000,                             # the wall-clock budget stops training, not the epochs
         num_workers=0,                                 # tiles are in memory; workers only compete for the 2 cores
         trainer_params={"max_time": f"00:{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"},
-        seed=1)                                        # (CAREamics wants a seed > 0) everything else CAREamics's defaults: UNet depth 2, 32 channels, Adam, ReduceLROnPlateau, flips + 90° rotations
+        seed=seed + 1)                                 # (CAREamics wants a seed > 0) everything else CAREamics's defaults: UNet depth 2, 32 channels, Adam, ReduceLROnPlateau, flips + 90° rotations
     care = CAREamist(cfg, work_dir=d/"care_work", enable_progress_bar=False)
     t, c = time.perf_counter(), time.process_time()
     care.train(train_data=x_tr, train_data_target=y_tr, val_data=x_va, val_data_target=y_va)

@@ -1,0 +1,135 @@
+"""Peer comparison at several wall-clock training budgets and seeds: bpho's experiment 101 (smoke network, its
+epochs scaled to each budget) vs CARE as implemented in CAREamics, given the same training time as each bpho run,
+both scored as bench/peer.py scores them (CARE-style PSNR, foreground PSNR and SSIM on paired_001's held-out 512 px
+tiles). Writes mean and spread over the seeds, samples seen, and whether the goals hold.
+
+    python bench/peer_budgets.py [--work DIR] [--budgets 120 300 1200] [--seeds 0 1 2] [--set NAME=VALUE ...]
+                                 [--no-care] [--out BENCHMARKS.md]
+
+The budget is bpho's training time (`train_seconds` in config.json, i.e. `fit_stages`, validation included): a
+3-epoch run measures the seconds per epoch, each budget gets round(budget / that) epochs of 101's smoke stage, and
+CAREamics gets what each bpho run actually took as Lightning's `max_time`. `--set` goes to every bpho run (e.g. a
+stage with "sampling": "fields", or SELECT='best'). About 2 x sum(budgets) x seeds of wall-clock time in all (2.7 h
+with the defaults on 2 cores): `make bench-peer`.
+"""
+import argparse, datetime, json, os, shutil, statistics, subprocess, sys, tempfile, time
+from pathlib import Path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import BIN, REPO, load, paired_project, smoke_model, write_section
+from peer import peer_python, scores, tiles
+import numpy as np
+
+TITLE = "Peer: CARE (CAREamics) at several training budgets and seeds (`make bench-peer`, bench/peer_budgets.py)"
+NB = REPO/"nbs/101_paired_001_unet.ipynb"
+
+def smoke_stage() -> dict:
+    "The single stage of 101's SMOKE configuration."
+    nb = json.loads(NB.read_text())
+    src = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).lstrip().startswith("# parameters"))
+    ps = {}; exec(src, ps)
+    (st,) = ps["SMOKE"]["STAGES"]
+    return st
+
+def bpho_run(proj: Path, name: str, seed: int, stage: dict, sets) -> dict:
+    "Train 101 (smoke network) with `stage`; its config.json, and its scores on the held-out 512 px tiles."
+    root = proj/"data"
+    if not (root/"models"/name/"config.json").is_file():
+        subprocess.run([BIN/"bpho", "--root", root, "--manifest", proj/"datasources.toml", "experiment", NB, "--smoke", "--quiet",
+                        "--set", f"SEED={seed}", "--set", f"EXPERIMENT={name!r}", "--set", f"STAGES={[stage]!r}",
+                        *[x for s in sets for x in ("--set", s)]], cwd=proj, check=True, capture_output=True)
+    from bpho_lib import store
+    from bpho_lib.predict import model_multiple, predict_tiled
+    folder = root/"datasets/paired_001"
+    model, cfg = store.load(root/"models"/name)
+    hr, lr = (tiles(folder, "valid", 512, r) for r in ("hr", "lr"))
+    pred = [predict_tiled(model, x[None], 4, tile=max(x.shape), overlap=0, multiple=model_multiple(cfg["model"])) for x in lr]
+    n_train = len(tiles(folder, "train", 128, "hr"))
+    samples = stage["epochs"] * (n_train // stage["bs"]) * stage["bs"]
+    return {**scores(pred, hr), "train_seconds": cfg["train_seconds"], "epochs": stage["epochs"], "samples": samples,
+            "selection": cfg.get("selection", {})}
+
+def care_run(py, work: Path, folder: Path, seed: int, budget: float) -> dict:
+    "CAREamics for `budget` seconds with `seed`; its record and scores."
+    d = work/f"peer_s{seed}_{int(budget)}"; d.mkdir(parents=True, exist_ok=True)
+    hr = tiles(folder, "valid", 512, "hr")
+    for k, arr in {"x_train": tiles(folder, "train", 128, "bicubic"), "y_train": tiles(folder, "train", 128, "hr"),
+                   "x_valid": tiles(folder, "valid", 128, "bicubic"), "y_valid": tiles(folder, "valid", 128, "hr"),
+                   "x_test": tiles(folder, "valid", 512, "bicubic")}.items():
+        np.save(d/f"{k}.npy", arr)
+    r = subprocess.run([py, REPO/"bench/peer_care.py", d, str(budget), str(seed)], capture_output=True, text=True, cwd=d)
+    if r.returncode: raise SystemExit(f"CAREamics run failed: {(r.stderr or r.stdout).strip()[-1000:]}")
+    care = json.loads((d/"care.json").read_text())
+    return {**scores(np.load(d/"pred_test.npy"), hr), "train_seconds": care["train_seconds"], "epochs": care["epochs"],
+            "samples": care["samples"], "careamics": care["careamics"]}
+
+def span(seconds: float) -> str: return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+def ms(rows: list, k: str, fmt: str = "{:.2f}") -> str:
+    "mean ± sd over seeds."
+    v = [r[k] for r in rows]
+    return (fmt + " ± " + fmt).format(statistics.mean(v), statistics.stdev(v)) if len(v) > 1 else fmt.format(v[0])
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", default=None, help="folder shared by the bench scripts (sample pairs, paired_001)")
+    ap.add_argument("--budgets", type=float, nargs="+", default=[120, 300, 1200], help="bpho training seconds (default: %(default)s)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--set", action="append", default=[], help="passed to every `bpho experiment` run")
+    ap.add_argument("--no-care", action="store_true", help="bpho only (no CAREamics venv needed)")
+    ap.add_argument("--out", default=None); a = ap.parse_args()
+    work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="bpho-bench-"))
+    t_all, load0 = time.perf_counter(), load()
+    try:
+        proj = paired_project(work)
+        folder = proj/"data/datasets/paired_001"
+        py, why = (None, "--no-care") if a.no_care else peer_python()
+        stage = smoke_stage()
+        probe = bpho_run(proj, "101_probe", 0, {**stage, "epochs": 3}, a.set)
+        per_epoch = probe["train_seconds"] / 3
+        print(f"{per_epoch:.2f} s per epoch (3-epoch probe)", flush=True)
+        res = {}
+        for b in a.budgets:
+            n = max(1, round(b / per_epoch))
+            for seed in a.seeds:
+                r = {"bpho": bpho_run(proj, f"101_b{int(b)}_s{seed}", seed, {**stage, "epochs": n}, a.set)}
+                if py: r["care"] = care_run(py, work, folder, seed, r["bpho"]["train_seconds"])
+                res.setdefault(b, []).append(r)
+                print(f"budget {b:.0f} s, seed {seed}: " + ", ".join(f"{k} {v['psnr']:.2f} dB (fg {v['psnr_fg']:.2f}) in {v['train_seconds']:.0f} s"
+                                                                   for k, v in r.items()), flush=True)
+        bic = scores(tiles(folder, "valid", 512, "bicubic"), tiles(folder, "valid", 512, "hr"))
+    finally:
+        if not a.work: shutil.rmtree(work, ignore_errors=True)
+    net = smoke_model()
+    lines = [f"## {TITLE}", "",
+             f"Measured {datetime.date.today()} on {os.cpu_count()} CPU cores, load average {load0} -> {load()}, "
+             f"{(time.perf_counter() - t_all) / 60:.0f} min in all. Data and scoring as in the section above (paired_001 from the "
+             f"sample pairs; the 6 held-out 512 px tiles; CARE-style metrics; bicubic {bic['psnr']:.2f} dB, fg {bic['psnr_fg']:.2f}). "
+             f"bpho: experiment 101's smoke network (plain UNet, {net['base']} ch, {net['levels']} levels, on the LR grid), its "
+             f"smoke stage ({stage['size']} px, batch {stage['bs']}, lr {stage['lr']:g}) for round(budget / {per_epoch:.2f} s) epochs"
+             + (f", with {' '.join(a.set)}" if a.set else "") + ". CARE: CAREamics's defaults given each bpho run's training "
+             f"time. Mean ± standard deviation over seeds {', '.join(map(str, a.seeds))}.", "",
+             "| budget | bpho epochs | bpho PSNR | bpho fg | bpho SSIM | bpho samples | CARE PSNR | CARE fg | CARE SSIM | CARE samples | bpho − CARE (fg) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for b, rs in res.items():
+        bp = [r["bpho"] for r in rs]
+        cr = [r["care"] for r in rs if "care" in r]
+        c = (f"{ms(cr, 'psnr')} | {ms(cr, 'psnr_fg')} | {ms(cr, 'ssim', '{:.3f}')} | {ms(cr, 'samples', '{:.0f}')} | "
+             f"{statistics.mean(x['psnr'] for x in bp) - statistics.mean(x['psnr'] for x in cr):+.2f} "
+             f"({statistics.mean(x['psnr_fg'] for x in bp) - statistics.mean(x['psnr_fg'] for x in cr):+.2f})") if cr else "- | - | - | - | -"
+        lines.append(f"| {span(b)} ({ms(bp, 'train_seconds', '{:.0f}')} s) | {bp[0]['epochs']} | {ms(bp, 'psnr')} | "
+                     f"{ms(bp, 'psnr_fg')} | {ms(bp, 'ssim', '{:.3f}')} | {bp[0]['samples']} | {c} |")
+    bs = list(res)
+    mean = lambda b, who, k: statistics.mean(r[who][k] for r in res[b])
+    goals = [f"bpho at {span(bs[-1])} vs at {span(bs[0])}: {mean(bs[-1], 'bpho', 'psnr') - mean(bs[0], 'bpho', 'psnr'):+.2f} dB "
+             f"(goal: at least 0)"]
+    if py:
+        goals += [f"{span(b)}: bpho − CARE {mean(b, 'bpho', 'psnr') - mean(b, 'care', 'psnr'):+.2f} dB (goal +0.5), "
+                  f"fg {mean(b, 'bpho', 'psnr_fg') - mean(b, 'care', 'psnr_fg'):+.2f} dB (goal +0.3)" for b in bs]
+    else: lines += ["", f"CARE not run: {why}."]
+    lines += ["", "Goals: " + "; ".join(goals) + "."]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if a.out: write_section(a.out, text, TITLE)
+
+if __name__ == "__main__":
+    main()
