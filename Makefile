@@ -47,7 +47,7 @@ demo: $(STAMP)  ## the main job on the sample data, under ./demo: sources, datas
 	$(BIN)/bpho --root $(DEMO_ROOT) results
 	@echo "== demo done: sources, datasets, experiments 101, 102, 201, 106, 301 and 302 (smoke), a predicted movie in $(DEMO_ROOT)/predictions/, 101 as a bioimage.io package in $(DEMO_ROOT)/exports/, results in $(DEMO_ROOT)/results/README.md =="
 
-bench: $(STAMP)  ## benchmarks written to BENCHMARKS.md: dataset builds, training step, prediction, CARE peer, 3D segmentation (~22 min on 2 cores)
+bench: $(STAMP)  ## benchmarks written to BENCHMARKS.md: dataset builds, training step, prediction, CARE peer, 3D segmentation (~15 min on 2 cores, then ~6 for the segmentation bench)
 	@W=$$(mktemp -d -t bpho-bench-XXXXXX); trap 'rm -rf "$$W"' EXIT; set -e; \
 	$(BIN)/python bench/common.py --header --out BENCHMARKS.md; \
 	time $(BIN)/python bench/datasets.py --repeats 2 --out BENCHMARKS.md; \
@@ -57,7 +57,7 @@ bench: $(STAMP)  ## benchmarks written to BENCHMARKS.md: dataset builds, trainin
 	time $(BIN)/python bench/segment.py --work "$$W" --out BENCHMARKS.md; \
 	echo "== bench done: BENCHMARKS.md =="
 
-bench-peer: $(STAMP)  ## bpho vs CARE (CAREamics) at 2, 5 and 20 min of training, 3 seeds each, into BENCHMARKS.md (~2.7 h on 2 cores)
+bench-peer: $(STAMP)  ## bpho vs CARE (CAREamics) at 2, 5 and 20 min of training, 3 seeds each, into BENCHMARKS.md (budgets alone: 2.7 h)
 	@W=$$(mktemp -d -t bpho-bench-XXXXXX); trap 'rm -rf "$$W"' EXIT; set -e; \
 	time $(BIN)/python bench/peer_budgets.py --work "$$W" --out BENCHMARKS.md
 

@@ -16,7 +16,7 @@ from .config import (BphoError, Settings, atomic_write_json, content_key, get_se
                              remove_leftovers, target_lock)
 from .cyclegan import CycleConfig, CycleGAN
 from .checkpoint import main_process
-from .data import dataset_info, holdout_fields, read_tiles_table
+from .data import dataset_info, read_tiles_table
 from .datasets import load_tile
 from .datasources import source_record
 from .distributed import barrier, rank, world_size
@@ -45,7 +45,6 @@ def train(settings: Settings, experiment: str, dataset: str, cfg: ModelConfig, s
     if select not in SELECT: raise BphoError(f"select must be one of {SELECT}, found {select!r}")
     folder = dataset_folder(settings, dataset)
     info, out = dataset_info(folder), settings.models/experiment
-    if select == "best": holdout_fields(folder)  # refused before anything runs if the dataset does not keep them
     run = {"learner": "unet", "model": dict(vars(cfg)), "dataset": info["fingerprint"], "roles": list(roles),
            "stages": stages, "loss": loss, "wd": wd, "seed": seed, "optimizer": "adamw",
            **({"select": select} if select != "last" else {})}  # (runs from before selection keep their keys)
