@@ -109,20 +109,21 @@ def parse_crappifier(spec: str) -> Crappifier:
     return out
 
 # %% ../nbs/05_crappify.ipynb #27aba262
-DEGRADATIONS: dict = {}  # kind -> factory(spec, settings) -> Degradation
+DEGRADATIONS: dict = {}  # kind -> factory(spec, settings, source) -> Degradation
 
 def register_degradation(kind: str, factory):
-    "Make `make_degradation` build specs of `kind` with `factory(spec, settings)`."
+    "Make `make_degradation` build specs of `kind` with `factory(spec, settings, source)`."
     DEGRADATIONS[kind] = factory
 
-def make_degradation(spec, settings=None) -> Degradation:
-    "The degradation of a spec: a crappifier spec string, or a dict with a registered `kind`."
+def make_degradation(spec, settings=None, source: str | None = None) -> Degradation:
+    "The degradation of a spec (a crappifier spec string, or a dict with a registered `kind`) for HR from `source`."
     if isinstance(spec, str): return parse_crappifier(spec)
     if not isinstance(spec, dict) or not isinstance(spec.get("kind"), str):
         raise BphoError(f"a degradation is a crappifier spec or a dict with a 'kind', found {spec!r}")
     if spec["kind"] not in DEGRADATIONS:
         raise BphoError(f"unknown degradation kind {spec['kind']!r}; known: {sorted(DEGRADATIONS)} (a kind is "
-                        "registered by the module that defines it: import bpho_lib.predict for 'generator')")
-    return DEGRADATIONS[spec["kind"]](spec, settings)
+                        "registered by the module that defines it: import bpho_lib.predict for 'generator', "
+                        "bpho_lib.calibrate for 'calibrated')")
+    return DEGRADATIONS[spec["kind"]](spec, settings, source)
 
-register_degradation("crappifier", lambda spec, settings: parse_crappifier(spec["spec"]))
+register_degradation("crappifier", lambda spec, settings, source: parse_crappifier(spec["spec"]))

@@ -193,12 +193,12 @@ def process_synth(item: dict, p: dict, out: Path, rng, degradation: Degradation 
     return _synth_tiles(item, p, out, rng, degradation or _crappifier(p))
 
 # %% ../nbs/07_datasets.ipynb #b18b34d6
-def degradation_for(settings: Settings, p: dict) -> Degradation:
-    "The degradation a synthetic dataset's parameters name (`degradation`, else `crappifier`), at the dataset's scale."
+def degradation_for(settings: Settings, p: dict, source: str | None = None) -> Degradation:
+    "The degradation a synthetic dataset's parameters name (`degradation`, else `crappifier`) for HR from `source`."
     if ("degradation" in p) == ("crappifier" in p):
         raise BphoError("synthetic pairs need exactly one of the parameters 'crappifier' and 'degradation'")
     spec = p.get("degradation", p.get("crappifier"))
-    d = make_degradation(spec, settings)
+    d = make_degradation(spec, settings, source)
     if d.scale != p["scale"]:
         raise BphoError(f"degradation {spec!r} shrinks {d.scale}x, the dataset's scale is {p['scale']} (expected 1/{p['scale']})")
     return d
@@ -427,7 +427,7 @@ def build_dataset(settings: Settings, name: str, builder: str, source: str, para
     scale = 1 if builder in ("denoise", "seg") else params.get("scale") or (int(round(src.scale)) if src.scale else 4)
     params = {**params, "scale": scale}
     digests = {source: source_record(settings, source)}
-    degradation = degradation_for(settings, params) if builder == "synth" else None
+    degradation = degradation_for(settings, params, source) if builder == "synth" else None
     if degradation is not None and "degradation" in params: params = {**params, "degradation": degradation.record()}
     fp, dest = fingerprint(builder, params, digests), settings.datasets/name
     items = BUILDERS[builder][0](src, params)
@@ -528,7 +528,12 @@ def run_script(script: str, doc: str, builder: str, source: str, params: dict, a
     p.add_argument("--dry-run", action="store_true", help="print the plan and write nothing")
     p.add_argument("--root", help="data root (default: $BPHO_ROOT, else settings.ini)")
     p.add_argument("--manifest", help="datasources manifest (default: $BPHO_MANIFEST, else datasources.toml)")
+    deg = params.get("degradation")
+    if isinstance(deg, dict) and "lr_source" in deg:
+        p.add_argument("--lr-source", default=deg["lr_source"],
+                       help=f"unpaired LR source the degradation is fitted to (default: {deg['lr_source']})")
     a = p.parse_args(argv)
+    if getattr(a, "lr_source", None): params = {**params, "degradation": {**deg, "lr_source": a.lr_source}}
     from bpho_lib.config import get_settings
     try:
         if a.workers < 1: raise BphoError(f"--workers must be at least 1, found {a.workers}")

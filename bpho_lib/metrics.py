@@ -9,7 +9,8 @@ from scipy import ndimage as ndi
 from .config import BphoError
 
 # %% auto #0
-__all__ = ['SIGMAS', 'care_normalize', 'affine_fit', 'image_metrics', 'tune_blur', 'noise_sigma', 'radial_spectrum', 'lr_realism']
+__all__ = ['SIGMAS', 'care_normalize', 'affine_fit', 'image_metrics', 'tune_blur', 'noise_sigma', 'radial_spectrum',
+           'local_mean_edges', 'residual_moments', 'noise_curve_distance', 'lr_realism']
 
 # %% ../nbs/06_metrics.ipynb #9089c27b
 def care_normalize(target: np.ndarray, lo: float = 0.1, hi: float = 99.9) -> np.ndarray:
@@ -66,11 +67,44 @@ def radial_spectrum(img: np.ndarray, bins: int = 16) -> np.ndarray:
     counts = np.bincount(ring.ravel(), minlength=bins + 1)[:bins]
     return np.log10(np.maximum(sums / np.maximum(counts, 1), 1e-30))
 
+def local_mean_edges(imgs: list, bins: int = 24) -> np.ndarray:
+    "Edges of `bins` equally filled bins of the 5x5 local mean over YX images `imgs` (its top 0.2% left out)."
+    m = np.concatenate([ndi.uniform_filter(np.asarray(x, np.float64), 5)[2:-2, 2:-2].ravel() for x in imgs])
+    return np.unique(np.quantile(m, np.linspace(0, 0.998, bins + 1)))
+
+def residual_moments(imgs: list, edges: np.ndarray) -> tuple:
+    "Per bin of 5x5 local mean: (mean local mean, variance, third cumulant, pixel count) of white noise in YX `imgs`."
+    k = len(edges) - 1
+    ms, vs, ks, ns = (np.zeros(k) for _ in range(4))
+    for x in imgs:
+        x = np.asarray(x, np.float64)
+        r = (x - (ndi.uniform_filter(x, 3, mode="reflect") * 9 - x) / 8)[2:-2, 2:-2].ravel()  # pixel - its 8 neighbours
+        m = ndi.uniform_filter(x, 5, mode="reflect")[2:-2, 2:-2].ravel()
+        i = np.clip(np.searchsorted(edges, m, side="right") - 1, 0, k - 1)
+        ns += np.bincount(i, minlength=k)
+        ms += np.bincount(i, m, minlength=k)
+        vs += np.bincount(i, r * r, minlength=k)
+        ks += np.bincount(i, r ** 3, minlength=k)
+    n1 = np.maximum(ns, 1)
+    # for white noise, r's variance is 1 + 1/8 times the pixel's, its third cumulant 1 - 1/64 times
+    return ms / n1, vs / n1 / (1 + 1 / 8), ks / n1 / (1 - 1 / 64), ns
+
+def noise_curve_distance(synthetic: list, real: list, bins: int = 12, min_pixels: int = 100) -> float:
+    "Mean |10 log10| of the ratio of noise-versus-intensity curves (dB), on bins of the real images' local mean."
+    edges = local_mean_edges(real, bins)
+    _, vr, _, nr = residual_moments(real, edges)
+    _, vs, _, ns = residual_moments(synthetic, edges)
+    ok = (nr >= min_pixels) & (ns >= min_pixels) & (vr > 0) & (vs > 0)
+    if not ok.any(): return float("nan")
+    return float(np.mean(np.abs(10 * np.log10(vs[ok] / vr[ok]))))
+
 def lr_realism(synthetic: list, real: list, bins: int = 16) -> dict:
-    "Noise levels and power-spectrum distance (dB) of synthetic LR tiles against real ones."
+    "Noise levels, power-spectrum distance and noise-curve distance (dB) of synthetic LR tiles against real ones."
     if not synthetic or not real: raise BphoError("lr_realism: both sets need at least one tile")
     ns, nr = np.median([noise_sigma(t) for t in synthetic]), np.median([noise_sigma(t) for t in real])
     ss, sr = np.mean([radial_spectrum(t, bins) for t in synthetic],
                      0), np.mean([radial_spectrum(t, bins) for t in real], 0)
     return {"noise_sigma_synthetic": float(ns), "noise_sigma_real": float(nr), "noise_ratio": float(ns / max(nr, 1e-12)),
-            "spectrum_distance_db": float(10 * np.abs(ss - sr).mean()), "n_synthetic": len(synthetic), "n_real": len(real)}
+            "spectrum_distance_db": float(10 * np.abs(ss - sr).mean()),
+            "noise_curve_distance_db": noise_curve_distance(synthetic, real), "n_synthetic": len(synthetic),
+            "n_real": len(real)}

@@ -456,7 +456,7 @@ class GeneratorDegradation(Degradation):
         self.scale, self.sha256, self._net = int(1 / g["scale"]), sha256_file(folder/"weights.pth"), None
 
     @classmethod
-    def from_spec(cls, spec: dict, settings: Settings | None) -> "GeneratorDegradation":
+    def from_spec(cls, spec: dict, settings: Settings | None, source: str | None = None) -> "GeneratorDegradation":
         "From `{'kind': 'generator', 'model': <folder under <root>/models/>, 'direction': 'AB'}`."
         unknown = set(spec) - {"kind", "model", "direction", "weights_sha256", "scale"}
         if unknown or "model" not in spec:

@@ -16,9 +16,9 @@ from .io import IMAGE_SUFFIXES, read_image, write_czi, write_ome_tiff
 # %% auto #0
 __all__ = ['SIMULATOR_VERSION', 'FWHM', 'AIRYSCAN', 'CONFOCAL', 'VOL_LABELS', 'EM_GREY', 'EXM_LABEL', 'EXM', 'EXM_PSF_Z_UM',
            'LABELLED_MITO_PER_UM3', 'GENERATORS', 'FINGERPRINT_GRID', 'FINGERPRINT_TOL', 'Structures', 'render',
-           'mito_structures', 'cell_mask', 'mito_background', 'Microscope', 'acquire', 'gen_pairs_mito', 'gen_movies',
-           'gen_denoise', 'gen_em', 'gen_em_labelled', 'relabel_ids', 'vol_scene', 'acquire_volume', 'em_volume',
-           'fluo_volume', 'gen_volumes', 'gen_vol_em_labelled', 'sample_names', 'recipe', 'check_recipe',
+           'mito_structures', 'cell_mask', 'mito_background', 'Microscope', 'acquire', 'mito_field', 'gen_pairs_mito',
+           'gen_movies', 'gen_denoise', 'gen_em', 'gen_em_labelled', 'relabel_ids', 'vol_scene', 'acquire_volume',
+           'em_volume', 'fluo_volume', 'gen_volumes', 'gen_vol_em_labelled', 'sample_names', 'recipe', 'check_recipe',
            'fingerprint_file', 'fingerprint', 'compare_fingerprints', 'check_fingerprints', 'make_sample',
            'small_project', 'show_pair', 'show_volumes', 'save_small_png']
 
@@ -170,6 +170,13 @@ def _pair(key, size: int, px_hr: float, scale: int):
     bg_lr = ndi.affine_transform(bg, Ri, offset=c - Ri @ (c + scale * shift), order=1, mode="nearest")
     lr = acquire(render(moved, bg.shape) + bg_lr, px_hr, CONFOCAL, _stream(*key, 1, 1))
     return hr, lr, {"shift_lr_px": [round(float(v), 6) for v in shift], "rotation_deg": round(float(rot), 6)}
+
+def mito_field(key, size: int, px_um: float, microscopes: list) -> list:
+    "One unmoved field of view `key` of mitochondria (`size` px of `px_um`) imaged by each of `microscopes`, YX uint16."
+    key = (key,) if isinstance(key, int) else tuple(key)
+    st, bg = _mito_scene(_stream(*key, 0), (size, size), px_um)
+    truth = render(st, bg.shape) + bg
+    return [acquire(truth, px_um, m, _stream(*key, 1, i)) for i, m in enumerate(microscopes)]
 
 # %% ../nbs/03_sample.ipynb #ea9feff2
 def gen_pairs_mito(dest: Path, src: Source, seed: int, n: int = 12, size: int = 1024, progress=None) -> dict:

@@ -185,3 +185,32 @@ def test_unknown_crappifier_lists_known_ones(sampled):
     with pytest.raises(BphoError, match="unknown crappifier 'fuzzy'; known: pssr_fluo, pssr_em, physical"):
         build_dataset(get_settings(project=d), "x", "synth", "sample_em", {"crappifier": "fuzzy"})
     assert not (d/"data/datasets/x").exists()
+
+# ---- synth_002: a degradation calibrated on unpaired real LR
+
+def test_synth_002_calibrates_on_the_real_lr_and_records_the_fit(sampled):
+    "The fit recovers the sample's confocal model (which it never reads) and dataset.json records it and its files."
+    d, _ = sampled
+    r = script("synth_002", "--source", "sample_pairs_mito", "--lr-source", "sample_pairs_mito", cwd=d)
+    assert r.returncode == 0, r.stderr
+    meta = json.loads((d/"data/datasets/synth_002/dataset.json").read_text())
+    deg = meta["params"]["degradation"]
+    assert deg["kind"] == "calibrated" and deg["lr_source"] == "sample_pairs_mito" and deg["lr_source_digest"]
+    assert deg["lr_files"] == [f"fov_{i:02d}.czi" for i in range(8)] and deg["iterations"] >= 3
+    truth = json.loads((d/"data/datasources/sample_pairs_mito/sample.json").read_text())
+    lr_m, hr_m = truth["lr_microscope"], truth["hr_microscope"]
+    acq = deg["acquisition"]
+    # 50 nm HR pixels: the LR optics add sqrt(250² - 140²) nm of PSF; measured here: 4.05 px, gain 7.9, read noise 1.49
+    extra = (lr_m["psf_fwhm_um"] ** 2 - hr_m["psf_fwhm_um"] ** 2) ** 0.5 / 0.05
+    assert abs(acq["psf_fwhm_hr_px"] / extra - 1) < 0.1, (acq, extra)
+    assert abs(acq["gain"] / lr_m["gain"] - 1) < 0.1 and abs(acq["read_noise"] / lr_m["read_noise"] - 1) < 0.15, acq
+    assert abs(acq["offset"] - lr_m["offset"]) < 5, acq
+    assert deg["residuals"]["spectrum_db"] < 1.0 and deg["residuals"]["noise_curve_db"] < 0.5, deg["residuals"]
+    assert set(meta["counts"]) == {"train", "valid"} and meta["n_tiles"] > 300
+
+def test_synth_002_refuses_lr_of_another_pixel_size_or_kind(sampled):
+    d, _ = sampled
+    for lr_src, msg in (("sample_em", "expected the HR's (0.05 µm"), ("sample_mito_movies_lr", "is movie")):
+        r = script("synth_002", "--source", "sample_pairs_mito", "--lr-source", lr_src, "--force", cwd=d)
+        assert r.returncode == 1 and msg in r.stderr and "Traceback" not in r.stderr, (lr_src, r.stderr)
+    assert not list((d/"data/datasets").glob(".synth_002*"))

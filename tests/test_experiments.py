@@ -9,14 +9,15 @@ from bpho_lib.io import read_image, write_czi, write_ome_tiff
 
 NOTEBOOKS = {"101_paired_001_unet": ("paired_001", "sample_pairs_mito"), "102_synth_001_unet": ("synth_001", "sample_pairs_mito"),
              "103_multiframe_001_unet": ("multiframe_001", "sample_mito_movies_hr"), "104_denoise_001_unet": ("denoise_001", "sample_denoise"),
-             "105_emsynth_001_unet": ("emsynth_001", "sample_em")}
+             "105_emsynth_001_unet": ("emsynth_001", "sample_em"), "107_synth_002_unet": ("synth_002", "sample_pairs_mito")}
+EXTRA = {"synth_002": ("--lr-source", "sample_pairs_mito")}  # its default is the lab's real confocal source
 QUICK = "STAGES=[{'size': 128, 'bs': 8, 'epochs': 1, 'lr': 1e-3}]"  # CI checks the notebooks run; the demo measures quality
 
 @pytest.fixture(scope="module")
 def experiments(sampled):
     d, _ = sampled
     for ds, src in set(NOTEBOOKS.values()):
-        r = script(ds, "--source", src, cwd=d)
+        r = script(ds, "--source", src, *EXTRA.get(ds, ()), cwd=d)
         assert r.returncode == 0, r.stderr
     runs = {nb: bpho("experiment", REPO/"nbs"/f"{nb}.ipynb", "--smoke", "--set", QUICK, cwd=d) for nb in NOTEBOOKS}
     return d, runs
@@ -37,6 +38,11 @@ def test_notebook_runs_in_smoke_mode(experiments, nb):
     rows = json.loads((r/"metrics.json").read_text())["evaluations"]
     assert all(np.isfinite(row["psnr"]) for row in rows)
     if nb == "102_synth_001_unet": assert {row["dataset"] for row in rows} == {"synth_001", "paired_001"}
+    if nb == "107_synth_002_unet":
+        assert {row["dataset"] for row in rows} == {"synth_002", "paired_001"}
+        realism = json.loads((r/"realism.json").read_text())
+        assert {"synth_001", "synth_002"} <= set(realism)
+        assert 0.8 <= realism["synth_002"]["noise_ratio"] <= 1.25 and realism["synth_002"]["spectrum_distance_db"] < 1.0
 
 def test_rerun_is_not_retrained(experiments):
     d, _ = experiments
