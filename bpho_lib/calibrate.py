@@ -15,7 +15,7 @@ from .datasets import images_in, read_as
 from .datasources import Source, require, source_record
 from .io import image_info
 from .metrics import local_mean_edges, radial_spectrum, residual_moments
-from .tiles import check_image, percentiles
+from .tiles import check_image, percentiles, split_files
 
 # %% auto #0
 __all__ = ['FWHM', 'QUANTILES', 'MIN_LR_PIXELS', 'bin_mean', 'Acquisition', 'fit_acquisition', 'fit_residuals', 'hr_levels',
@@ -110,7 +110,8 @@ def fit_acquisition(hr: list, lr: list, scale: int, iters: int = 12, bins: int =
         acq.alpha, acq.beta = float(c1 * acq.alpha), float(c1 * acq.beta + c0)
         acq.gain, acq.offset, acq.read_noise = _noise_step(acq, real, residual_moments(_simulate(acq, hr), edges))
         lo = max(0.0, acq.psf_fwhm_hr_px - 2 * scale) if it else 0.0
-        r = minimize_scalar(lambda f: _spectrum_db(_simulate(Acquisition(**{**asdict(acq), "psf_fwhm_hr_px": f}), hr), spec),
+        with_psf = lambda f: Acquisition(**{**asdict(acq), "psf_fwhm_hr_px": f})
+        r = minimize_scalar(lambda f: _spectrum_db(_simulate(with_psf(f), hr), spec),
                             bounds=(lo, acq.psf_fwhm_hr_px + 2 * scale if it else 4 * scale), method="bounded",
                             options={"xatol": 0.05})
         acq.psf_fwhm_hr_px = float(r.x)
@@ -171,16 +172,18 @@ def check_pixel_sizes(hr_src: Source, lr_src: Source, scale: int) -> None:
 
 def check_calibration_image(img: np.ndarray, name: str) -> None:
     "Refuse a constant image and one with over 0.1% of its pixels saturated (at its integer type's maximum)."
-    if (why := check_image(img, name)): raise BphoError(f"{name}: {why}; a calibration needs images with signal and noise")
+    if (why := check_image(img, name)):
+        raise BphoError(f"{name}: {why}; a calibration needs images with signal and noise")
     if np.issubdtype(img.dtype, np.integer) and (sat := (img == np.iinfo(img.dtype).max).mean()) > 0.001:
         raise BphoError(f"{name}: {sat:.1%} of pixels saturated at {np.iinfo(img.dtype).max}; expected at most 0.1% "
                         "(saturation hides the noise)")
 
-def load_images(src: Source, role: str, max_images: int) -> tuple[list, list]:
-    "Up to `max_images` YX images of one side of a source (the first by stem), each checked."
+def load_images(src: Source, role: str, max_images: int, hold_out: dict | None = None) -> tuple[list, list]:
+    "Up to `max_images` YX images of one side of a source (the first by stem, none `hold_out` splits off), checked."
     files = images_in(src.folder(_role(src, role)))
+    split = split_files(list(files), hold_out["valid_frac"], hold_out["split_seed"]) if hold_out else {}
     names, imgs = [], []
-    for stem in sorted(files)[:max_images]:
+    for stem in [s for s in sorted(files) if split.get(s) != "valid"][:max_images]:
         img = read_as(files[stem], "YX")
         check_calibration_image(img, str(files[stem]))
         names.append(files[stem].name)
@@ -223,8 +226,8 @@ def calibrate(hr: list, lr: list, scale: int, pct=(2.0, 99.8), where: str = "", 
     return CalibratedDegradation(acq, lr_lv, rec)
 
 def calibrated_from_spec(spec: dict, settings: Settings, source: str | None = None) -> CalibratedDegradation:
-    "From `{'kind': 'calibrated', 'lr_source': name}` (+ `hr_source`, `scale`, `percentiles`, `max_images`)."
-    known = {"kind", "lr_source", "hr_source", "scale", "percentiles", "max_images"}
+    "From `{'kind': 'calibrated', 'lr_source': name}`, optionally hr_source, scale, percentiles, max_images, hold_out."
+    known = {"kind", "lr_source", "hr_source", "scale", "percentiles", "max_images", "hold_out"}
     if set(spec) - known or "lr_source" not in spec:
         raise BphoError(f"a calibrated degradation takes lr_source (and {sorted(known - {'kind', 'lr_source'})}), "
                         f"found {sorted(spec)}")
@@ -235,12 +238,16 @@ def calibrated_from_spec(spec: dict, settings: Settings, source: str | None = No
     scale = int(spec.get("scale") or round(hr_src.scale or 4))
     check_pixel_sizes(hr_src, lr_src, scale)
     k = int(spec.get("max_images", 8))
-    hr_names, hr = load_images(hr_src, "hr", k)
-    lr_names, lr = load_images(lr_src, "lr", k)
+    ho = spec.get("hold_out")
+    if ho is not None and (not isinstance(ho, dict) or set(ho) != {"valid_frac", "split_seed"}):
+        raise BphoError(f"a calibrated degradation's hold_out is {{'valid_frac': .., 'split_seed': ..}}, found {ho!r}")
+    hr_names, hr = load_images(hr_src, "hr", k, ho)
+    lr_names, lr = load_images(lr_src, "lr", k, ho)
     d = calibrate(hr, lr, scale, tuple(spec.get("percentiles", (2.0, 99.8))), where=f"calibration on {lr_src.name!r}",
                   log=print)
     d._record.update({"lr_source": lr_src.name, "lr_source_digest": source_record(settings, lr_src.name)["digest"],
-                      "lr_files": lr_names, "hr_source": hr_src.name, "hr_files": hr_names, "max_images": k})
+                      "lr_files": lr_names, "hr_source": hr_src.name, "hr_files": hr_names, "max_images": k,
+                      "hold_out": ho})
     return d
 
 register_degradation("calibrated", calibrated_from_spec)

@@ -14,9 +14,9 @@ import torch.nn.functional as F
 from .config import BphoError, check_fields
 
 # %% auto #0
-__all__ = ['GENERATORS', 'TERMS', 'CycleConfig', 'ResBlock', 'resnet_generator', 'UNetGenerator', 'build_generator',
-           'input_multiple', 'patch_discriminator', 'min_crop', 'resize', 'CycleGAN', 'ImagePool', 'd_loss',
-           'CycleLoss']
+__all__ = ['GENERATORS', 'TERMS', 'CycleConfig', 'ResBlock', 'resnet_generator', 'UNetGenerator', 'PhysicalGenerator',
+           'build_generator', 'input_multiple', 'patch_discriminator', 'min_crop', 'resize', 'CycleGAN', 'ImagePool',
+           'd_loss', 'CycleLoss']
 
 # %% ../nbs/10_cyclegan.ipynb #5448e3a7
 GENERATORS = ("resnet", "unet")
@@ -26,6 +26,7 @@ class CycleConfig:
     "Architecture and loss weights of a CycleGAN (saved with its weights)."
     dims: int = 2                 # 2: YX images; 3: ZYX volumes
     gen: str = "resnet"           # generator: "resnet" (CycleGAN's) or "unet"
+    gen_ab: str = ""              # A->B generator if not `gen`: "physical" (learned blur, binning, levels, noise)
     n_blocks: int = 9             # residual blocks of the ResNet generator
     unet_levels: int = 4          # levels of the UNet generator
     ngf: int = 64                 # generator channels of the first layer
@@ -46,6 +47,8 @@ class CycleConfig:
                                 "factor": 1, "lambda_cycle": 0, "lambda_id": 0, "pool": 0})
         if c.dims not in (2, 3): raise BphoError(f"{where}: dims must be 2 or 3, found {c.dims!r}")
         if c.gen not in GENERATORS: raise BphoError(f"{where}: gen must be one of {GENERATORS}, found {c.gen!r}")
+        if c.gen_ab not in ("", *GENERATORS, "physical"):
+            raise BphoError(f"{where}: gen_ab must be '', 'physical' or one of {GENERATORS}, found {c.gen_ab!r}")
         if c.factor < 1 or c.factor & (c.factor - 1):
             raise BphoError(f"{where}: factor must be a power of 2 (1, 2, 4, ...), found {c.factor!r}")
         return c
@@ -114,16 +117,73 @@ class UNetGenerator(nn.Module):
         for i in reversed(range(len(skips))): x = self.dec[i](torch.cat([self.up[i](x), skips[i]], 1))
         return self.out(x)
 
+class PhysicalGenerator(nn.Module):
+    "A->B as an instrument: a learned blur, block means by `factor`, levels, noise of variance gain·signal + floor."
+    SPEED = 50.0  # parameters are stored divided by this, so that Adam's step moves them as fast as a network's outputs
+    NOISE_SPEED = 500.0  # the noise's log gain and log floor may need to move by several units
+
+    def __init__(self, cfg: CycleConfig):
+        super().__init__()
+        self.dims, self.factor, self.n_ch = cfg.dims, cfg.factor, cfg.n_ch
+        r = 2 * cfg.factor  # kernel radius: room for a PSF twice the LR pixel
+        x = torch.arange(-r, r + 1, dtype=torch.float32)
+        g = torch.exp(-0.5 * (x / (cfg.factor / 2.3548)) ** 2)  # start: FWHM of one LR pixel
+        k = g
+        for _ in range(cfg.dims - 1): k = k[..., None] * g
+        self.logits = nn.Parameter(torch.log(k / k.sum()) / self.SPEED)
+        self.level = nn.Parameter(torch.zeros(2))                                  # log scale, shift (x SPEED)
+        self.noise = nn.Parameter(torch.tensor([math.log(0.02), math.log(1e-3)]) / self.NOISE_SPEED)  # log gain, floor
+        self.noise_rng = None  # a torch.Generator for repeatable noise (degradations); None: torch's global one
+
+    def kernel(self) -> torch.Tensor:
+        "The blur kernel (positive, sums to 1)."
+        w = torch.softmax((self.logits * self.SPEED).flatten(), 0).view(self.logits.shape)
+        return w.expand(self.n_ch, 1, *w.shape)
+
+    def physics(self) -> dict:
+        "The learned instrument: blur FWHM (A pixels, from the kernel's variance), levels, noise gain and floor."
+        w = self.kernel()[0, 0].detach().double()
+        r = (w.shape[0] - 1) // 2
+        x = torch.arange(-r, r + 1, dtype=torch.float64)
+        var = float((w.sum(tuple(range(1, w.ndim))) * x ** 2).sum()) if w.ndim > 1 else float((w * x ** 2).sum())
+        lv, nz = (self.level * self.SPEED).detach(), (self.noise * self.NOISE_SPEED).detach().exp()
+        return {"blur_fwhm_px": math.sqrt(max(var, 0.0)) * 2.3548, "scale": float(lv[0].exp()), "shift": float(lv[1]),
+                "noise_gain": float(nz[0]), "noise_floor": float(nz[1])}
+
+    def mean(self, x: torch.Tensor) -> torch.Tensor:
+        "The noise-free output: blurred, block-averaged, levelled."
+        r = (self.logits.shape[0] - 1) // 2
+        conv = (F.conv2d, F.conv3d)[self.dims - 2]
+        b = conv(F.pad(x, (r,) * (2 * self.dims), mode="reflect"), self.kernel().to(x.dtype), groups=self.n_ch)
+        if self.factor > 1: b = (F.avg_pool2d, F.avg_pool3d)[self.dims - 2](b, self.factor)
+        lv = self.level * self.SPEED
+        return b * lv[0].exp() + lv[1]
+
+    def draw(self, m: torch.Tensor) -> torch.Tensor:
+        "Noise around the mean `m`: Gaussian, variance gain·max(m, 0) + floor."
+        gain, floor = (self.noise * self.NOISE_SPEED).exp()
+        eps = torch.randn(m.shape, generator=self.noise_rng, dtype=m.dtype, device=m.device)
+        return torch.sqrt(gain * F.relu(m) + floor) * eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.mean(x)
+        return m + self.draw(m)
+
 def build_generator(cfg: CycleConfig, direction: str) -> nn.Module:
     "Generator A->B ('AB': shrinks by `factor`) or B->A ('BA': enlarges by it)."
     if direction not in ("AB", "BA"):
         raise BphoError(f"direction must be 'AB' (A->B) or 'BA' (B->A), found {direction!r}")
+    gen = (cfg.gen_ab or cfg.gen) if direction == "AB" else cfg.gen
+    if gen == "physical": return PhysicalGenerator(cfg)
     k = cfg.steps * (-1 if direction == "AB" else 1)
-    return resnet_generator(cfg, k) if cfg.gen == "resnet" else UNetGenerator(cfg, k)
+    return resnet_generator(cfg, k) if gen == "resnet" else UNetGenerator(cfg, k)
 
 def input_multiple(cfg: CycleConfig, direction: str) -> int:
     "Input sizes a generator takes: a multiple of this (its stride-2 steps on the input grid)."
     k = cfg.steps if direction == "AB" else 0
+    if direction == "AB" and cfg.gen_ab == "physical": return cfg.factor
+    if direction == "AB" and cfg.gen_ab:
+        return input_multiple(CycleConfig(**{**cfg.__dict__, "gen": cfg.gen_ab, "gen_ab": ""}), "AB")
     if cfg.gen == "resnet": return 2 ** (2 + k)
     return 2 ** (cfg.unet_levels + k) // (2 ** cfg.steps if direction == "BA" else 1) or 1
 
@@ -164,11 +224,21 @@ class CycleGAN(nn.Module):
         self.D_A, self.D_B = patch_discriminator(cfg), patch_discriminator(cfg)
     def forward(self, a, b):
         "Fakes, reconstructions and identity outputs of a batch of A and B crops."
-        fake_b, fake_a = self.G_AB(a), self.G_BA(b)
-        out = dict(fake_b=fake_b, fake_a=fake_a, rec_a=self.G_BA(fake_b), rec_b=self.G_AB(fake_a))
+        fake_a = self.G_BA(b)
+        if isinstance(self.G_AB, PhysicalGenerator):
+            # noise destroys information, so the cycle A -> B -> A would only teach less of it: its gradient stops
+            # at the noise, which the adversarial term alone learns; a noisy A->B cannot redraw B's own noise either,
+            # so B's cycle and identity compare with its noise-free mean
+            m = self.G_AB.mean(a)
+            n = self.G_AB.draw(m)
+            fake_b, rec_a, ab = m + n, self.G_BA(m + n.detach()), self.G_AB.mean
+        else:
+            fake_b = self.G_AB(a)
+            rec_a, ab = self.G_BA(fake_b), self.G_AB
+        out = dict(fake_b=fake_b, fake_a=fake_a, rec_a=rec_a, rec_b=ab(fake_a))
         if self.cfg.lambda_id > 0:
             k, d = self.cfg.steps, self.cfg.dims
-            out["id_b"], out["id_a"] = self.G_AB(resize(b, k, d)), self.G_BA(resize(a, -k, d))
+            out["id_b"], out["id_a"] = ab(resize(b, k, d)), self.G_BA(resize(a, -k, d))
         return out
 
 class ImagePool:

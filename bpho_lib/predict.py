@@ -474,6 +474,7 @@ class GeneratorDegradation(Degradation):
         if self._net is None: self._net = load_generator(self.folder, self.direction)
         g, cfg = self._net
         gi = cfg["generator"]
+        if hasattr(g, "noise_rng"): g.noise_rng = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))  # seeded noise
         return predict_tiled(g, img[None], gi["scale"], tile=max(img.shape), overlap=0, multiple=gi["multiple"],
                              device=torch.device("cpu"))
 

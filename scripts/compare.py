@@ -4,13 +4,16 @@ scores it. Prints mean ± standard deviation per variant and writes every row as
 
     python scripts/compare.py NOTEBOOK --variant NAME 'PARAM=VALUE' ... [--variant ...] [--seeds 0 1 2] [--root demo]
 
-Examples (both measured in the README):
+Notebooks trained on synthetic pairs (102, 107) are scored on the real held-out pairs (paired_001).
+
+Examples (measured in the README):
 
     python scripts/compare.py nbs/301_emseg_001_unet.ipynb \\
         --variant plain "LOSS={'ohem': 1.0, 'dice': 1.0}" --variant ohem0.1 "LOSS={'ohem': 0.1, 'dice': 1.0}"
     python scripts/compare.py nbs/101_paired_001_unet.ipynb \\
         --variant tiles "STAGES=[{'size': 128, 'bs': 8, 'epochs': 30, 'lr': 3e-3}]" \\
         --variant fields "STAGES=[{'size': 128, 'bs': 8, 'epochs': 30, 'lr': 3e-3, 'sampling': 'fields'}]"
+    python scripts/compare.py nbs/107_synth_002_unet.ipynb --variant smoke
 
 Each run is `bpho experiment NOTEBOOK --smoke --set SEED=.. --set EXPERIMENT=<notebook>_<variant>_s<seed> --set ...`
 into the root's models/ and results/; runs already there are reused. The dataset the notebook trains on is built
@@ -22,12 +25,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-# notebook -> (sample source, dataset script, keys of its evaluation row)
+# notebook -> (sample source, the datasets it needs (trained on first, then scored on), keys of its evaluation row)
 RESTORATION = ("psnr", "psnr_fg", "ssim")
 SEGMENTATION = ("iou", "dice", "f1_50", "f1_75", "ap_75")
-NOTEBOOKS = {"101_paired_001_unet": ("sample_pairs_mito", "paired_001", RESTORATION),
-             "301_emseg_001_unet": ("sample_em_labelled", "emseg_001", SEGMENTATION),
-             "302_emseg3d_001_unet": ("sample_vol_em_labelled", "emseg3d_001", SEGMENTATION)}
+NOTEBOOKS = {"101_paired_001_unet": ("sample_pairs_mito", ["paired_001"], RESTORATION),
+             "102_synth_001_unet": ("sample_pairs_mito", ["synth_001", "paired_001"], RESTORATION),
+             "107_synth_002_unet": ("sample_pairs_mito", ["synth_002", "paired_001"], RESTORATION),
+             "301_emseg_001_unet": ("sample_em_labelled", ["emseg_001"], SEGMENTATION),
+             "302_emseg3d_001_unet": ("sample_vol_em_labelled", ["emseg3d_001"], SEGMENTATION)}
+EXTRA = {"synth_002": ["--lr-source", "sample_pairs_mito"]}  # dataset script flags on the sample sources
 
 def run(cmd, cwd):
     r = subprocess.run([str(c) for c in cmd], cwd=cwd, capture_output=True, text=True)
@@ -56,11 +62,13 @@ def main():
         bad = [s for s in v[1:] if "=" not in s or s.split("=")[0] in ("SEED", "EXPERIMENT")]
         if bad: raise SystemExit(f"variant {v[0]}: {bad}: expected PARAM=VALUE (SEED and EXPERIMENT are set here)")
     root = Path(a.root).resolve()
-    source, dataset, keys = NOTEBOOKS[nb.stem]
+    source, datasets, keys = NOTEBOOKS[nb.stem]
+    dataset = datasets[-1]  # scored on the real held-out split: the last dataset it needs
     bpho = [BIN/"bpho", "--root", root]
-    if not (root/"datasets"/dataset/"dataset.json").is_file():
+    for ds in datasets:
+        if (root/"datasets"/ds/"dataset.json").is_file(): continue
         if not (root/"datasources"/source).is_dir(): run([*bpho, "sample", source], REPO)
-        run([sys.executable, REPO/f"scripts/dataset/{dataset}.py", "--root", root, "--source", source], REPO)
+        run([sys.executable, REPO/f"scripts/dataset/{ds}.py", "--root", root, "--source", source, *EXTRA.get(ds, [])], REPO)
     rows = {}
     for name, *sets in a.variant:
         for seed in a.seeds:

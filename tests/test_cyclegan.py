@@ -26,6 +26,11 @@ def cycle(sampled, tmp_path_factory):
     runs = {"201": bpho("experiment", REPO/"nbs/201_cyclegan_hr2lr.ipynb", "--smoke", "--quiet", cwd=d)}
     runs["cyclegan_synth_001"] = script("cyclegan_synth_001", "--source", "sample_pairs_mito", cwd=d)
     runs["106"] = bpho("experiment", REPO/"nbs/106_cyclegan_synth_001_unet.ipynb", "--smoke", "--quiet", "--set", QUICK, "--set", REAL_ONLY, cwd=d)
+    runs["204"] = bpho("experiment", REPO/"nbs/204_cyclegan_physical_hr2lr.ipynb", "--smoke", "--quiet", "--set", "EPOCHS=1",
+                       "--set", "DECAY=1", "--set", "N_TRAIN=16", cwd=d)
+    runs["cyclegan_synth_002"] = script("cyclegan_synth_002", "--source", "sample_pairs_mito", cwd=d)
+    runs["108"] = bpho("experiment", REPO/"nbs/108_cyclegan_synth_002_unet.ipynb", "--smoke", "--quiet", "--set", QUICK,
+                       "--set", "EVALUATE_ON=['paired_001']", cwd=d)
     runs["202"] = bpho("experiment", REPO/"nbs/202_cyclegan_3d.ipynb", "--smoke", "--quiet", cwd=d)
     runs["train"] = bpho("train", REPO/"nbs/201_cyclegan_hr2lr.ipynb", "--smoke", "--quiet", "--set", "EXPERIMENT=t201",
                          "--set", "EPOCHS=1", "--set", "DECAY=0", "--set", "N_TRAIN=8", cwd=d)
@@ -66,6 +71,25 @@ def test_dataset_from_generator_records_it(cycle):
     assert deg["weights_sha256"] == hashlib.sha256(w.read_bytes()).hexdigest() and meta["builder"] == "synth"
     synth = json.loads((d/"data/datasets/synth_001/dataset.json").read_text())
     assert meta["counts"] == synth["counts"]  # the same tiles per split and size as synth_001
+
+def test_physical_generator_learns_and_draws_seeded_noise(cycle):
+    "204 stores a physical A->B whose learned instrument is recorded; its dataset is repeatable; 108 trains on it."
+    d, runs = cycle
+    for k in ("204", "cyclegan_synth_002", "108"): assert runs[k].returncode == 0, (k, runs[k].stderr[-3000:])
+    cfg = json.loads((d/"data/models/204_cyclegan_physical_hr2lr/config.json").read_text())
+    assert (cfg["model"]["gen"], cfg["model"]["gen_ab"]) == ("resnet", "physical")
+    phys = json.loads((d/"data/results/204_cyclegan_physical_hr2lr/physics.json").read_text())
+    assert set(phys) == {"blur_fwhm_px", "scale", "shift", "noise_gain", "noise_floor"}
+    assert phys != {"blur_fwhm_px": 4.0, "scale": 1.0, "shift": 0.0, "noise_gain": 0.02, "noise_floor": 0.001}  # it moved
+    ds = d/"data/datasets/cyclegan_synth_002"
+    meta = json.loads((ds/"dataset.json").read_text())
+    assert meta["params"]["degradation"]["model"] == "204_cyclegan_physical_hr2lr"
+    before = {p.name: p.read_bytes() for p in sorted((ds/"train/128/lr").iterdir())[:5]}
+    r = script("cyclegan_synth_002", "--source", "sample_pairs_mito", "--force", cwd=d)
+    assert r.returncode == 0, r.stderr
+    assert {n: (ds/"train/128/lr"/n).read_bytes() for n in before} == before  # same seed, same noise
+    rows = json.loads((d/"data/results/108_cyclegan_synth_002_unet/metrics.json").read_text())["evaluations"]
+    assert {r["dataset"] for r in rows} == {"paired_001"} and all(np.isfinite(r["psnr"]) for r in rows)
 
 def test_106_answers_the_question_side_by_side(cycle):
     d, runs = cycle

@@ -5,8 +5,9 @@ The lab's open question, second answer: instead of inventing a degradation (synt
 pairing is never used) fix a physical model: the extra PSF width, the binning, the intensity levels and the detector's
 Poisson-Gaussian noise (gain, offset, read noise). Each is fitted by simulating LR from the HR images and matching a
 statistic measurable without pairs: histogram, noise-versus-intensity curve (variance and third cumulant), power
-spectrum (bpho_lib.calibrate). The fit, its residuals and the LR files it used are recorded in dataset.json
-(params.degradation); a fit that does not settle writes nothing.
+spectrum (bpho_lib.calibrate). The fields this dataset (and paired_001) holds out are left out of the fit too. The
+fit, its residuals and the LR files it used are recorded in dataset.json (params.degradation); a fit that does not
+settle writes nothing.
 Everything else is as synth_001 (sizes, tiles, normalisation, split), so that 107 compares with 101 and 102 on the
 real held-out pairs. Output: <root>/datasets/synth_002/.
 
@@ -21,6 +22,7 @@ PARAMS = dict(
     degradation=dict(kind="calibrated",                        # LR from a fitted physical acquisition model
                      lr_source="confocal_airyscan_pairs_mito",  # real LR to fit it on (its lr side; pairing unused)
                      max_images=8,                              # enough pixels for the noise and the PSF, in ~30 s
+                     hold_out=dict(valid_frac=0.2, split_seed=0),  # fields held out below: not used to calibrate
                      percentiles=[2, 99.8]),                    # the normalisation the datasets use, for both sides
     sizes=[128, 256, 512],           # as synth_001
     tiles_per_image=[24, 8, 3],      # as synth_001
