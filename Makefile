@@ -34,6 +34,7 @@ demo: $(STAMP)  ## the main job on the sample data, under ./demo: sources, datas
 	$(BIN)/python scripts/dataset/multiframe_001.py --root $(DEMO_ROOT) --source sample_mito_movies_hr
 	$(BIN)/python scripts/dataset/denoise_001.py --root $(DEMO_ROOT) --source sample_denoise
 	$(BIN)/python scripts/dataset/emsynth_001.py --root $(DEMO_ROOT) --source sample_em
+	$(BIN)/python scripts/dataset/emsynth_002.py --root $(DEMO_ROOT) --source sample_em
 	$(BIN)/python scripts/dataset/emseg_001.py --root $(DEMO_ROOT) --source sample_em_labelled
 	$(BIN)/python scripts/dataset/emseg3d_001.py --root $(DEMO_ROOT) --source sample_vol_em_labelled
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/101_paired_001_unet.ipynb --smoke
@@ -45,12 +46,14 @@ demo: $(STAMP)  ## the main job on the sample data, under ./demo: sources, datas
 	$(BIN)/python scripts/dataset/cyclegan_synth_002.py --root $(DEMO_ROOT) --source sample_pairs_mito
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/108_cyclegan_synth_002_unet.ipynb --smoke
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/107_synth_002_unet.ipynb --smoke
+	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/105_emsynth_001_unet.ipynb --smoke
+	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/109_emsynth_002_unet.ipynb --smoke
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/301_emseg_001_unet.ipynb --smoke
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/302_emseg3d_001_unet.ipynb --smoke
 	$(BIN)/bpho --root $(DEMO_ROOT) predict $(DEMO_ROOT)/models/101_paired_001_unet $(DEMO_ROOT)/datasources/sample_mito_movies_lr/movie_00.czi -o $(DEMO_ROOT)/predictions --overwrite
 	$(BIN)/bpho --root $(DEMO_ROOT) export $(DEMO_ROOT)/models/101_paired_001_unet -o $(DEMO_ROOT)/exports/101_paired_001_unet --overwrite
 	$(BIN)/bpho --root $(DEMO_ROOT) results
-	@echo "== demo done: sources, datasets, experiments 101, 102, 201, 106, 204, 108, 107 (the synthetic-LR table), 301 and 302 (smoke), a predicted movie in $(DEMO_ROOT)/predictions/, 101 as a bioimage.io package in $(DEMO_ROOT)/exports/, results in $(DEMO_ROOT)/results/README.md =="
+	@echo "== demo done: sources, datasets, experiments 101, 102, 201, 106, 204, 108, 107 (the synthetic-LR table), 105 and 109 (the same for EM), 301 and 302 (smoke), a predicted movie in $(DEMO_ROOT)/predictions/, 101 as a bioimage.io package in $(DEMO_ROOT)/exports/, results in $(DEMO_ROOT)/results/README.md =="
 
 bench: $(STAMP)  ## benchmarks written to BENCHMARKS.md: dataset builds, training step, prediction, CARE peer, 3D segmentation (~15 min on 2 cores, then ~6 for the segmentation bench)
 	@W=$$(mktemp -d -t bpho-bench-XXXXXX); trap 'rm -rf "$$W"' EXIT; set -e; \

@@ -20,7 +20,8 @@ from .tiles import check_image, percentiles, split_files
 # %% auto #0
 __all__ = ['FWHM', 'QUANTILES', 'MIN_LR_PIXELS', 'bin_mean', 'Acquisition', 'fit_acquisition', 'fit_residuals', 'hr_levels',
            'check_pixel_sizes', 'check_calibration_image', 'load_images', 'CalibratedDegradation', 'calibrate',
-           'calibrated_from_spec']
+           'calibrated_from_spec', 'robust_residual_variance', 'fit_noise_curve', 'PointScanDegradation',
+           'point_scan_from_spec']
 
 # %% ../nbs/07a_calibrate.ipynb #97e1abc9
 FWHM = 2 * math.sqrt(2 * math.log(2))  # FWHM of a Gaussian in sigmas
@@ -251,3 +252,74 @@ def calibrated_from_spec(spec: dict, settings: Settings, source: str | None = No
     return d
 
 register_degradation("calibrated", calibrated_from_spec)
+
+# %% ../nbs/07a_calibrate.ipynb #f2bc2f05
+def robust_residual_variance(imgs: list, edges: np.ndarray) -> tuple:
+    "Per bin of 5x5 local mean: (mean local mean, noise variance from the median |pixel - its 8 neighbours' mean|, count)."
+    k, ms, rs = len(edges) - 1, [], []
+    for x in imgs:
+        x = np.asarray(x, np.float64)
+        rs.append((x - (ndi.uniform_filter(x, 3, mode="reflect") * 9 - x) / 8)[2:-2, 2:-2].ravel())
+        ms.append(ndi.uniform_filter(x, 5, mode="reflect")[2:-2, 2:-2].ravel())
+    m, r = np.concatenate(ms), np.abs(np.concatenate(rs))
+    i = np.clip(np.searchsorted(edges, m, side="right") - 1, 0, k - 1)
+    n = np.bincount(i, minlength=k)
+    mean = np.bincount(i, m, minlength=k) / np.maximum(n, 1)
+    # a Gaussian's median |r| is 0.6745 sd; r's variance is 1 + 1/8 times the pixel's
+    var = np.array([np.median(r[i == j]) ** 2 if n[j] else np.nan for j in range(k)]) / 0.6745 ** 2 / (1 + 1 / 8)
+    return mean, var, n
+
+def fit_noise_curve(imgs: list, bins: int = 16, min_pixels: int = 1000) -> dict:
+    "Noise variance = a · mean + b of YX `imgs` (Foi et al. 2008), weighted least squares over bins of local mean."
+    m, v, n = robust_residual_variance(imgs, local_mean_edges(imgs, bins))
+    ok = (n >= min_pixels) & np.isfinite(v)
+    if ok.sum() < 3:
+        raise BphoError(f"noise curve: {int(ok.sum())} intensity bins of at least {min_pixels} pixels; expected at "
+                        "least 3 (larger images, or more of them)")
+    w = np.sqrt(n[ok])
+    (a, b), *_ = np.linalg.lstsq(np.stack([m[ok], np.ones(ok.sum())], 1) * w[:, None], v[ok] * w, rcond=None)
+    if a < 0: a, b = 0.0, float(np.average(v[ok], weights=n[ok]))  # noise that falls with the signal: a constant
+    fit = np.maximum(a * m[ok] + b, 1e-12)
+    return {"a": float(a), "b": float(b), "residual_db": float(np.mean(np.abs(10 * np.log10(fit / v[ok])))),
+            "bins": int(ok.sum())}
+
+# %% ../nbs/07a_calibrate.ipynb #fd5eee72
+class PointScanDegradation(Degradation):
+    "HR -> LR of a point-scanning microscope at `scale` x the pixel size, same beam, a `dwell_ratio` x shorter dwell."
+    def __init__(self, scale: int, dwell_ratio: float, noise: dict, record: dict):
+        if dwell_ratio < 1: raise BphoError(f"point_scan: dwell_ratio is HR dwell / LR dwell, at least 1; found {dwell_ratio}")
+        self.scale, self.dwell_ratio, self.noise, self._record = int(scale), float(dwell_ratio), noise, record
+
+    def __call__(self, img: np.ndarray, rng) -> np.ndarray:
+        if img.ndim != 2: raise BphoError(f"point_scan degradation: expected a YX tile, found shape {img.shape}")
+        s = self.scale
+        h, w = img.shape[0] // s, img.shape[1] // s
+        p, q = rng.integers(0, s, 2)  # where in its HR pixel block the beam lands
+        lr = np.asarray(img, np.float64)[p::s, q::s][:h, :w]
+        if self.dwell_ratio > 1:  # the HR sample's noise is there; a shorter dwell adds (ratio - 1) times as much
+            var = (self.dwell_ratio - 1) * np.maximum(self.noise["a"] * ndi.uniform_filter(lr, 3) + self.noise["b"], 0)
+            lr = lr + rng.standard_normal(lr.shape) * np.sqrt(var)
+        return lr.astype(np.float32)
+
+    def record(self) -> dict: return self._record
+
+def point_scan_from_spec(spec: dict, settings: Settings, source: str | None = None) -> PointScanDegradation:
+    "From `{'kind': 'point_scan'}`, optionally scale (4), dwell_ratio (1), percentiles, max_images, hold_out."
+    known = {"kind", "scale", "dwell_ratio", "percentiles", "max_images", "hold_out"}
+    if set(spec) - known: raise BphoError(f"a point_scan degradation takes {sorted(known - {'kind'})}, found {sorted(spec)}")
+    if settings is None or source is None:
+        raise BphoError("a point_scan degradation needs the data root and the dataset's source (its noise is fitted there)")
+    src, k, ho = require(settings, source), int(spec.get("max_images", 8)), spec.get("hold_out")
+    pct = tuple(spec.get("percentiles", (0.5, 99.5)))
+    names, hr = load_images(src, "hr", k, ho)
+    lv = hr_levels(hr, pct)
+    noise = fit_noise_curve([(h - lv[0]) / max(lv[1] - lv[0], 1e-9) for h in hr])  # in normalised units, as the tiles
+    scale, ratio = int(spec.get("scale", 4)), float(spec.get("dwell_ratio", 1.0))
+    print(f"point_scan on {src.name!r}: noise variance {noise['a']:.4g} · mean + {noise['b']:.4g} (normalised), "
+          f"{noise['residual_db']:.2f} dB from the data; LR every {scale}th pixel, dwell 1/{ratio:g}")
+    rec = {"kind": "point_scan", "scale": scale, "dwell_ratio": ratio, "percentiles": list(pct), "noise": noise,
+           "levels": list(lv), "source": src.name, "source_digest": source_record(settings, src.name)["digest"],
+           "hr_files": names, "max_images": k, "hold_out": ho}
+    return PointScanDegradation(scale, ratio, noise, rec)
+
+register_degradation("point_scan", point_scan_from_spec)

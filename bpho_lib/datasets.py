@@ -21,7 +21,7 @@ from .crappify import Degradation, make_degradation, parse_crappifier
 from threadpoolctl import threadpool_limits
 
 # %% auto #0
-__all__ = ['BUILDERS', 'save_tile', 'load_tile', 'image_stem', 'images_in', 'read_as', 'save_field', 'plan_paired',
+__all__ = ['MPIX', 'BUILDERS', 'save_tile', 'load_tile', 'image_stem', 'images_in', 'read_as', 'save_field', 'plan_paired',
            'process_paired', 'plan_synth', 'process_synth', 'degradation_for', 'plan_multiframe', 'process_multiframe',
            'plan_denoise', 'process_denoise', 'plan_seg', 'process_seg', 'fingerprint', 'build_dataset', 'summary',
            'run_script', 'show_tiles']
@@ -99,13 +99,21 @@ def _crappifier(p: dict):
         raise BphoError(f"crappifier {p['crappifier']!r} shrinks {c.scale}x, the dataset's scale is {p['scale']}")
     return c
 
-def _sizes(p: dict):
-    if len(p["sizes"]) != len(p["tiles_per_image"]):
-        raise BphoError(f"sizes {p['sizes']} and tiles_per_image {p['tiles_per_image']} must have the same length")
+MPIX = 2 ** 20  # tiles_per_mpix counts tiles per 1024 x 1024 pixels of an image
+
+def _sizes(p: dict, shape=None) -> list:
+    "(size, number of tiles) per tile size: `tiles_per_image`, or `tiles_per_mpix` scaled by an image's YX `shape`."
+    if ("tiles_per_image" in p) == ("tiles_per_mpix" in p):
+        raise BphoError("a dataset takes exactly one of tiles_per_image (per image) and tiles_per_mpix (per 1024 x 1024 "
+                        "pixels, for images of different sizes)")
+    key = "tiles_per_image" if "tiles_per_image" in p else "tiles_per_mpix"
+    if len(p["sizes"]) != len(p[key]):
+        raise BphoError(f"sizes {p['sizes']} and {key} {p[key]} must have the same length")
     bad = [z for z in p["sizes"] if z % p["scale"]]
     if bad:
         raise BphoError(f"tile sizes {bad} are not multiples of the scale {p['scale']} (LR and HR tiles must coincide)")
-    return zip(p["sizes"], p["tiles_per_image"])
+    f = 1.0 if key == "tiles_per_image" or shape is None else shape[-2] * shape[-1] / MPIX
+    return [(z, max(1, round(n * f))) for z, n in zip(p["sizes"], p[key])]
 
 # %% ../nbs/07_datasets.ipynb #0c20f633
 def save_field(root: Path, stem: str, lr: np.ndarray, hr: np.ndarray, fg: np.ndarray, valid: np.ndarray,
@@ -149,7 +157,7 @@ def process_paired(item: dict, p: dict, out: Path, rng) -> dict:
         if item["split"] == "train": info["field"] = save_field(out, item["stem"], lrn, hrn, fg, valid)
         else: info["holdout"] = save_field(out, item["stem"], lrn, hrn, fg, valid, "holdout")
     rows, info["rejected_tiles"] = [], 0
-    for size, n in _sizes(p):
+    for size, n in _sizes(p, valid.shape):
         pos, rej = sample_positions(fg, valid, size, n, rng, p["fg_rel"], step=s)
         info["rejected_tiles"] += rej
         rows += _cut(out, item, size, pos, lambda y, x, z, k: {"lr": lrn[y // s:(y + z) // s, x // s:(x + z) // s],
@@ -182,7 +190,7 @@ def _synth_tiles(item: dict, p: dict, out: Path, rng, degrade) -> dict:
         lr = degrade(t, rng)
         return {"lr": lr, "hr": t, "bicubic": upsample(lr, s)}
     rows, info = [], {"normalisation": {"hr": ph}, "rejected_tiles": 0}
-    for size, n in _sizes(p):
+    for size, n in _sizes(p, valid.shape):
         pos, rej = sample_positions(fg, valid, size, n, rng, p["fg_rel"], step=s)
         info["rejected_tiles"] += rej
         rows += _cut(out, item, size, pos, make)
@@ -232,7 +240,7 @@ def process_multiframe(item: dict, p: dict, out: Path, rng) -> dict:
         lr = np.stack([crap(mvn[t + d, y:y + z, x:x + z], rng) for d in range(-h, h + 1)])
         return {"lr": lr, "hr": mvn[t, y:y + z, x:x + z], "bicubic": upsample(lr[h], s)}
     rows, info = [], {"normalisation": {"movie": pm}, "frames": int(mv.shape[0]), "rejected_tiles": 0}
-    for size, n in _sizes(p):
+    for size, n in _sizes(p, valid.shape):
         pos, rej = sample_positions(fg, valid, size, n, rng, p["fg_rel"], step=s)
         info["rejected_tiles"] += rej
         times[:] = [int(rng.integers(h, mv.shape[0] - h)) for _ in pos]
@@ -267,7 +275,7 @@ def process_denoise(item: dict, p: dict, out: Path, rng) -> dict:
     make = lambda y, x, z, k: {"clean": cn[y:y + z, x:x + z],
                                **{f"noisy_{int(lv):02d}": a[y:y + z, x:x + z] for lv, a in nn.items()}}
     rows, info = [], {"normalisation": {"clean": pc}, "rejected_tiles": 0}
-    for size, n in _sizes(p):
+    for size, n in _sizes(p, valid.shape):
         pos, rej = sample_positions(fg, valid, size, n, rng, p["fg_rel"])
         info["rejected_tiles"] += rej
         rows += _cut(out, item, size, pos, make)
@@ -439,7 +447,7 @@ def build_dataset(settings: Settings, name: str, builder: str, source: str, para
     n_split = {sp: sum(i["split"] == sp for i in items) for sp in ("train", "valid")}
     if dry_run:
         log(f"{name}: would build {dest} from {source} ({len(items)} items: {n_split['train']} train, {n_split['valid']} valid), "
-            f"builder {builder}, up to {sum(params['tiles_per_image'])} tiles per item over sizes {params['sizes']}; nothing written")
+            f"builder {builder}, up to {sum(n for _, n in _sizes(params))} tiles per item (per 1024 x 1024 px with tiles_per_mpix) over sizes {params['sizes']}; nothing written")
         return {"name": name, "plan": items, "params": params}
     with target_lock(settings.datasets/f".{name}.lock", dest, f"a build of {name}") as killed:
         _clear_killed_build(dest, killed, log)

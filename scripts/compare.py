@@ -31,6 +31,8 @@ SEGMENTATION = ("iou", "dice", "f1_50", "f1_75", "ap_75")
 NOTEBOOKS = {"101_paired_001_unet": ("sample_pairs_mito", ["paired_001"], RESTORATION),
              "102_synth_001_unet": ("sample_pairs_mito", ["synth_001", "paired_001"], RESTORATION),
              "107_synth_002_unet": ("sample_pairs_mito", ["synth_002", "paired_001"], RESTORATION),
+             "105_emsynth_001_unet": ("sample_em", ["emsynth_002", "emsynth_001"], RESTORATION),
+             "109_emsynth_002_unet": ("sample_em", ["emsynth_001", "emsynth_002"], RESTORATION),
              "301_emseg_001_unet": ("sample_em_labelled", ["emseg_001"], SEGMENTATION),
              "302_emseg3d_001_unet": ("sample_vol_em_labelled", ["emseg3d_001"], SEGMENTATION)}
 EXTRA = {"synth_002": ["--lr-source", "sample_pairs_mito"]}  # dataset script flags on the sample sources

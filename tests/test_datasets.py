@@ -99,7 +99,7 @@ def test_interrupted_build_leaves_nothing(sampled, tmp_path):
 def test_every_dataset_builds_on_the_samples(sampled):
     d, _ = sampled
     for name, src in (("synth_001", "sample_pairs_mito"), ("multiframe_001", "sample_mito_movies_hr"),
-                      ("denoise_001", "sample_denoise"), ("emsynth_001", "sample_em"),
+                      ("denoise_001", "sample_denoise"), ("emsynth_001", "sample_em"), ("emsynth_002", "sample_em"),
                       ("emseg_001", "sample_em_labelled"), ("emseg3d_001", "sample_vol_em_labelled")):
         r = script(name, "--source", src, cwd=d)
         assert r.returncode == 0, (name, r.stderr)
@@ -107,6 +107,13 @@ def test_every_dataset_builds_on_the_samples(sampled):
         assert meta["n_tiles"] > 50 and meta["sources"][src]["digest"], name
     syn = json.loads((d/"data/datasets/synth_001/dataset.json").read_text())
     assert syn["params"]["crappifier"] == "pssr_fluo"
+    em = json.loads((d/"data/datasets/emsynth_002/dataset.json").read_text())
+    deg, held_out = em["params"]["degradation"], [k for k, v in em["files"].items() if v["split"] == "valid"]
+    assert deg["kind"] == "point_scan" and deg["hr_files"] and not {f"{s}.czi" for s in held_out} & set(deg["hr_files"])
+    # the sample's SEM noise is white, sd 9 of 255 (the fit never reads it): measured here 90.3 (edges add a little)
+    lo, hi = deg["levels"]
+    assert deg["noise"]["a"] < 1e-3 and abs(deg["noise"]["b"] * (hi - lo) ** 2 / 81 - 1) < 0.15, deg
+    assert em["counts"] == json.loads((d/"data/datasets/emsynth_001/dataset.json").read_text())["counts"]
     mf = next(csv.DictReader(open(d/"data/datasets/multiframe_001/tiles.csv")))
     assert load_tile(d/"data/datasets/multiframe_001"/mf["lr"]).shape[0] == 5
     for name, shapes in (("emseg_001", [(256, 256), (2, 256, 256)]), ("emseg3d_001", [(32, 64, 64), (3, 32, 64, 64)])):

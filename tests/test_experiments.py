@@ -9,7 +9,8 @@ from bpho_lib.io import read_image, write_czi, write_ome_tiff
 
 NOTEBOOKS = {"101_paired_001_unet": ("paired_001", "sample_pairs_mito"), "102_synth_001_unet": ("synth_001", "sample_pairs_mito"),
              "103_multiframe_001_unet": ("multiframe_001", "sample_mito_movies_hr"), "104_denoise_001_unet": ("denoise_001", "sample_denoise"),
-             "105_emsynth_001_unet": ("emsynth_001", "sample_em"), "107_synth_002_unet": ("synth_002", "sample_pairs_mito")}
+             "105_emsynth_001_unet": ("emsynth_001", "sample_em"), "107_synth_002_unet": ("synth_002", "sample_pairs_mito"),
+             "109_emsynth_002_unet": ("emsynth_002", "sample_em")}
 EXTRA = {"synth_002": ("--lr-source", "sample_pairs_mito")}  # its default is the lab's real confocal source
 QUICK = "STAGES=[{'size': 128, 'bs': 8, 'epochs': 1, 'lr': 1e-3}]"  # CI checks the notebooks run; the demo measures quality
 
@@ -43,6 +44,16 @@ def test_notebook_runs_in_smoke_mode(experiments, nb):
         realism = json.loads((r/"realism.json").read_text())
         assert {"synth_001", "synth_002"} <= set(realism)
         assert 0.8 <= realism["synth_002"]["noise_ratio"] <= 1.25 and realism["synth_002"]["spectrum_distance_db"] < 1.0
+    if nb == "105_emsynth_001_unet":  # scored on the crappified and on the point-scanned held-out image
+        assert {row["dataset"] for row in rows} == {"emsynth_001", "emsynth_002"}
+        realism = json.loads((r/"realism.json").read_text())
+        assert set(realism) == {"emsynth_001", "emsynth_002"}
+        # the point-scanned LR is the reference's own kind of LR: near 1 and 0 (measured 0.99, 0.22 dB, 0.14 dB)
+        assert 0.9 < realism["emsynth_002"]["noise_ratio"] < 1.1 and realism["emsynth_002"]["noise_curve_distance_db"] < 0.5
+    if nb == "109_emsynth_002_unet":
+        assert {row["dataset"] for row in rows} == {"emsynth_001", "emsynth_002"}
+        table = (r/"question.md").read_text()  # 105 and 109 side by side on the point-scanned held-out image
+        assert "| 105_emsynth_001_unet | emsynth_001 |" in table and "| 109_emsynth_002_unet | emsynth_002 |" in table
 
 def test_rerun_is_not_retrained(experiments):
     d, _ = experiments
