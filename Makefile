@@ -42,7 +42,7 @@ demo: $(STAMP)  ## the main job on the sample data, under ./demo: sources, datas
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/201_cyclegan_hr2lr.ipynb --smoke
 	$(BIN)/python scripts/dataset/cyclegan_synth_001.py --root $(DEMO_ROOT) --source sample_pairs_mito
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/106_cyclegan_synth_001_unet.ipynb --smoke
-	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/204_cyclegan_physical_hr2lr.ipynb --smoke
+	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/204_cyclegan_resnet_hr2lr.ipynb --smoke
 	$(BIN)/python scripts/dataset/cyclegan_synth_002.py --root $(DEMO_ROOT) --source sample_pairs_mito
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/108_cyclegan_synth_002_unet.ipynb --smoke
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/107_synth_002_unet.ipynb --smoke

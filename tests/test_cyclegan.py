@@ -1,4 +1,4 @@
-"CycleGAN end to end on the sample sources: notebooks 201, 106 and 202 in smoke mode, the dataset made by a generator, prediction in both directions, 2D and 3D."
+"CycleGAN end to end on the sample sources: notebooks 201, 106, 204, 108 and 202 in smoke mode, the dataset made by a generator, prediction in both directions, 2D and 3D."
 import hashlib, json, shutil
 from pathlib import Path
 import numpy as np
@@ -26,8 +26,7 @@ def cycle(sampled, tmp_path_factory):
     runs = {"201": bpho("experiment", REPO/"nbs/201_cyclegan_hr2lr.ipynb", "--smoke", "--quiet", cwd=d)}
     runs["cyclegan_synth_001"] = script("cyclegan_synth_001", "--source", "sample_pairs_mito", cwd=d)
     runs["106"] = bpho("experiment", REPO/"nbs/106_cyclegan_synth_001_unet.ipynb", "--smoke", "--quiet", "--set", QUICK, "--set", REAL_ONLY, cwd=d)
-    runs["204"] = bpho("experiment", REPO/"nbs/204_cyclegan_physical_hr2lr.ipynb", "--smoke", "--quiet", "--set", "EPOCHS=1",
-                       "--set", "DECAY=1", "--set", "N_TRAIN=16", cwd=d)
+    runs["204"] = bpho("experiment", REPO/"nbs/204_cyclegan_resnet_hr2lr.ipynb", "--smoke", "--quiet", cwd=d)
     runs["cyclegan_synth_002"] = script("cyclegan_synth_002", "--source", "sample_pairs_mito", cwd=d)
     runs["108"] = bpho("experiment", REPO/"nbs/108_cyclegan_synth_002_unet.ipynb", "--smoke", "--quiet", "--set", QUICK,
                        "--set", "EVALUATE_ON=['paired_001']", cwd=d)
@@ -73,21 +72,24 @@ def test_dataset_from_generator_records_it(cycle):
     assert meta["counts"] == synth["counts"]  # the same tiles per split and size as synth_001
 
 def test_physical_generator_learns_and_draws_seeded_noise(cycle):
-    "204 stores a physical A->B whose learned instrument is recorded; its dataset is repeatable; 108 trains on it."
+    "201 stores a physical A->B whose learned instrument is recorded; its dataset is repeatable; 204's ResNet row runs."
     d, runs = cycle
-    for k in ("204", "cyclegan_synth_002", "108"): assert runs[k].returncode == 0, (k, runs[k].stderr[-3000:])
-    cfg = json.loads((d/"data/models/204_cyclegan_physical_hr2lr/config.json").read_text())
+    for k in ("201", "cyclegan_synth_001", "204", "cyclegan_synth_002", "108"):
+        assert runs[k].returncode == 0, (k, runs[k].stderr[-3000:])
+    cfg = json.loads((d/"data/models/201_cyclegan_hr2lr/config.json").read_text())
     assert (cfg["model"]["gen"], cfg["model"]["gen_ab"]) == ("resnet", "physical")
-    phys = json.loads((d/"data/results/204_cyclegan_physical_hr2lr/physics.json").read_text())
+    phys = json.loads((d/"data/results/201_cyclegan_hr2lr/physics.json").read_text())
     assert set(phys) == {"blur_fwhm_px", "scale", "shift", "noise_gain", "noise_floor"}
     assert phys != {"blur_fwhm_px": 4.0, "scale": 1.0, "shift": 0.0, "noise_gain": 0.02, "noise_floor": 0.001}  # it moved
-    ds = d/"data/datasets/cyclegan_synth_002"
-    meta = json.loads((ds/"dataset.json").read_text())
-    assert meta["params"]["degradation"]["model"] == "204_cyclegan_physical_hr2lr"
+    ds = d/"data/datasets/cyclegan_synth_001"
     before = {p.name: p.read_bytes() for p in sorted((ds/"train/128/lr").iterdir())[:5]}
-    r = script("cyclegan_synth_002", "--source", "sample_pairs_mito", "--force", cwd=d)
+    r = script("cyclegan_synth_001", "--source", "sample_pairs_mito", "--force", cwd=d)
     assert r.returncode == 0, r.stderr
     assert {n: (ds/"train/128/lr"/n).read_bytes() for n in before} == before  # same seed, same noise
+    cfg = json.loads((d/"data/models/204_cyclegan_resnet_hr2lr/config.json").read_text())
+    assert (cfg["model"]["gen"], cfg["model"]["gen_ab"]) == ("resnet", "")  # the vanilla row: ResNets both ways
+    meta = json.loads((d/"data/datasets/cyclegan_synth_002/dataset.json").read_text())
+    assert meta["params"]["degradation"]["model"] == "204_cyclegan_resnet_hr2lr"
     rows = json.loads((d/"data/results/108_cyclegan_synth_002_unet/metrics.json").read_text())["evaluations"]
     assert {r["dataset"] for r in rows} == {"paired_001"} and all(np.isfinite(r["psnr"]) for r in rows)
 

@@ -1,14 +1,13 @@
-"""cyclegan_synth_002: HR tiles of mitochondria with LR made by a CycleGAN whose HR -> LR generator is an instrument model.
+"""cyclegan_synth_002: HR tiles of mitochondria with LR made by the CycleGAN as published (ResNet generators), for comparison.
 
 The generator (HR -> LR, direction AB) was learned from unpaired HR and LR images by
-nbs/204_cyclegan_physical_hr2lr.ipynb: a learned blur, 4 x 4 block means, levels and noise whose variance grows with
-the signal (bpho_lib.cyclegan.PhysicalGenerator), so that, unlike cyclegan_synth_001's ResNet, it can draw
-photon-like noise. Its weights' sha256 is recorded in dataset.json (params.degradation); the noise is seeded per tile.
+nbs/204_cyclegan_resnet_hr2lr.ipynb, a ResNet: deterministic, so it cannot draw photon noise (cyclegan_synth_001's
+generator can). Its weights' sha256 is recorded in dataset.json (params.degradation).
 Everything else is exactly as synth_001 (same sizes, tiles, normalisation and split), so that 108 (a UNet trained
-here) compares with 101, 102, 106 and 107 on the real held-out pairs.
+here) compares with 101, 102, 106 and 107 on the real held-out pairs: the vanilla CycleGAN's row.
 Output: <root>/datasets/cyclegan_synth_002/.
 
-    bpho experiment nbs/204_cyclegan_physical_hr2lr.ipynb    # first: the generator
+    bpho experiment nbs/204_cyclegan_resnet_hr2lr.ipynb    # first: the generator
     python scripts/dataset/cyclegan_synth_002.py --source sample_pairs_mito
 """
 import bpho_lib.predict  # noqa: F401  (registers the degradation kind "generator")
@@ -18,13 +17,13 @@ SOURCE = "confocal_airyscan_pairs_mito"  # the HR side of the lab's pairs, as sy
 
 PARAMS = dict(
     degradation=dict(kind="generator",            # a trained CycleGAN generator makes the LR
-                     model="204_cyclegan_physical_hr2lr",  # its model folder under <root>/models/: HR -> LR learned
+                     model="204_cyclegan_resnet_hr2lr",  # its model folder under <root>/models/: HR -> LR learned
                      direction="AB"),             # its A (HR) -> B (LR) generator
     sizes=[128, 256, 512],           # as synth_001
     tiles_per_image=[24, 8, 3],      # as synth_001
     valid_frac=0.2,                  # as synth_001
     split_seed=0,                    # as synth_001 and paired_001: the same fields are held out
-    seed=1,                          # tile positions and the generator's noise
+    seed=1,                          # tile positions
     percentiles=[2, 99.8],           # per-image normalisation of the HR, as the CycleGAN's domain A
     fg_rel=1.0,                      # tiles where there is signal, as synth_001
 )
