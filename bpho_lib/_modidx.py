@@ -58,6 +58,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                  'bpho_lib/calibrate.py'),
                                     'bpho_lib.calibrate.check_calibration_image': ( 'calibrate.html#check_calibration_image',
                                                                                     'bpho_lib/calibrate.py'),
+                                    'bpho_lib.calibrate.check_hold_out': ('calibrate.html#check_hold_out', 'bpho_lib/calibrate.py'),
                                     'bpho_lib.calibrate.check_pixel_sizes': ('calibrate.html#check_pixel_sizes', 'bpho_lib/calibrate.py'),
                                     'bpho_lib.calibrate.fit_acquisition': ('calibrate.html#fit_acquisition', 'bpho_lib/calibrate.py'),
                                     'bpho_lib.calibrate.fit_noise_curve': ('calibrate.html#fit_noise_curve', 'bpho_lib/calibrate.py'),

@@ -19,8 +19,8 @@ from .tiles import check_image, percentiles, split_files
 
 # %% auto #0
 __all__ = ['FWHM', 'QUANTILES', 'MIN_LR_PIXELS', 'bin_mean', 'Acquisition', 'fit_acquisition', 'fit_residuals', 'hr_levels',
-           'check_pixel_sizes', 'check_calibration_image', 'load_images', 'CalibratedDegradation', 'calibrate',
-           'calibrated_from_spec', 'robust_residual_variance', 'fit_noise_curve', 'PointScanDegradation',
+           'check_pixel_sizes', 'check_calibration_image', 'check_hold_out', 'load_images', 'CalibratedDegradation',
+           'calibrate', 'calibrated_from_spec', 'robust_residual_variance', 'fit_noise_curve', 'PointScanDegradation',
            'point_scan_from_spec']
 
 # %% ../nbs/07a_calibrate.ipynb #97e1abc9
@@ -179,6 +179,12 @@ def check_calibration_image(img: np.ndarray, name: str) -> None:
         raise BphoError(f"{name}: {sat:.1%} of pixels saturated at {np.iinfo(img.dtype).max}; expected at most 0.1% "
                         "(saturation hides the noise)")
 
+def check_hold_out(ho, kind: str):
+    "A degradation's `hold_out`: None, or the dataset's split as {'valid_frac': .., 'split_seed': ..}."
+    if ho is not None and (not isinstance(ho, dict) or set(ho) != {"valid_frac", "split_seed"}):
+        raise BphoError(f"a {kind} degradation's hold_out is {{'valid_frac': .., 'split_seed': ..}}, found {ho!r}")
+    return ho
+
 def load_images(src: Source, role: str, max_images: int, hold_out: dict | None = None) -> tuple[list, list]:
     "Up to `max_images` YX images of one side of a source (the first by stem, none `hold_out` splits off), checked."
     files = images_in(src.folder(_role(src, role)))
@@ -238,10 +244,7 @@ def calibrated_from_spec(spec: dict, settings: Settings, source: str | None = No
     hr_src, lr_src = require(settings, hr_name), require(settings, spec["lr_source"])
     scale = int(spec.get("scale") or round(hr_src.scale or 4))
     check_pixel_sizes(hr_src, lr_src, scale)
-    k = int(spec.get("max_images", 8))
-    ho = spec.get("hold_out")
-    if ho is not None and (not isinstance(ho, dict) or set(ho) != {"valid_frac", "split_seed"}):
-        raise BphoError(f"a calibrated degradation's hold_out is {{'valid_frac': .., 'split_seed': ..}}, found {ho!r}")
+    k, ho = int(spec.get("max_images", 8)), check_hold_out(spec.get("hold_out"), "calibrated")
     hr_names, hr = load_images(hr_src, "hr", k, ho)
     lr_names, lr = load_images(lr_src, "lr", k, ho)
     d = calibrate(hr, lr, scale, tuple(spec.get("percentiles", (2.0, 99.8))), where=f"calibration on {lr_src.name!r}",
@@ -309,7 +312,8 @@ def point_scan_from_spec(spec: dict, settings: Settings, source: str | None = No
     if set(spec) - known: raise BphoError(f"a point_scan degradation takes {sorted(known - {'kind'})}, found {sorted(spec)}")
     if settings is None or source is None:
         raise BphoError("a point_scan degradation needs the data root and the dataset's source (its noise is fitted there)")
-    src, k, ho = require(settings, source), int(spec.get("max_images", 8)), spec.get("hold_out")
+    src, k = require(settings, source), int(spec.get("max_images", 8))
+    ho = check_hold_out(spec.get("hold_out"), "point_scan")
     pct = tuple(spec.get("percentiles", (0.5, 99.5)))
     names, hr = load_images(src, "hr", k, ho)
     lv = hr_levels(hr, pct)
