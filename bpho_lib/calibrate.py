@@ -272,12 +272,12 @@ def robust_residual_variance(imgs: list, edges: np.ndarray) -> tuple:
     var = np.array([np.median(r[i == j]) ** 2 if n[j] else np.nan for j in range(k)]) / 0.6745 ** 2 / (1 + 1 / 8)
     return mean, var, n
 
-def fit_noise_curve(imgs: list, bins: int = 16, min_pixels: int = 1000) -> dict:
+def fit_noise_curve(imgs: list, bins: int = 16, min_pixels: int = 1000, where: str = "noise curve") -> dict:
     "Noise variance = a · mean + b of YX `imgs` (Foi et al. 2008), weighted least squares over bins of local mean."
     m, v, n = robust_residual_variance(imgs, local_mean_edges(imgs, bins))
     ok = (n >= min_pixels) & np.isfinite(v)
     if ok.sum() < 3:
-        raise BphoError(f"noise curve: {int(ok.sum())} intensity bins of at least {min_pixels} pixels; expected at "
+        raise BphoError(f"{where}: {int(ok.sum())} intensity bins of at least {min_pixels} pixels; expected at "
                         "least 3 (larger images, or more of them)")
     w = np.sqrt(n[ok])
     (a, b), *_ = np.linalg.lstsq(np.stack([m[ok], np.ones(ok.sum())], 1) * w[:, None], v[ok] * w, rcond=None)
@@ -317,7 +317,8 @@ def point_scan_from_spec(spec: dict, settings: Settings, source: str | None = No
     pct = tuple(spec.get("percentiles", (0.5, 99.5)))
     names, hr = load_images(src, "hr", k, ho)
     lv = hr_levels(hr, pct)
-    noise = fit_noise_curve([(h - lv[0]) / max(lv[1] - lv[0], 1e-9) for h in hr])  # in normalised units, as the tiles
+    noise = fit_noise_curve([(h - lv[0]) / max(lv[1] - lv[0], 1e-9) for h in hr],  # normalised units, as the tiles
+                            where=f"point_scan noise curve of {src.name!r} ({', '.join(names)})")
     scale, ratio = int(spec.get("scale", 4)), float(spec.get("dwell_ratio", 1.0))
     print(f"point_scan on {src.name!r}: noise variance {noise['a']:.4g} · mean + {noise['b']:.4g} (normalised), "
           f"{noise['residual_db']:.2f} dB from the data; LR every {scale}th pixel, dwell 1/{ratio:g}")
