@@ -169,22 +169,24 @@ class PhysicalGenerator(nn.Module):
         m = self.mean(x)
         return m + self.draw(m)
 
-def build_generator(cfg: CycleConfig, direction: str) -> nn.Module:
-    "Generator A->B ('AB': shrinks by `factor`) or B->A ('BA': enlarges by it)."
+def _generator_kind(cfg: CycleConfig, direction: str) -> str:
+    "'resnet', 'unet' or 'physical': `gen_ab`, if set, for A->B; `gen` otherwise."
     if direction not in ("AB", "BA"):
         raise BphoError(f"direction must be 'AB' (A->B) or 'BA' (B->A), found {direction!r}")
-    gen = (cfg.gen_ab or cfg.gen) if direction == "AB" else cfg.gen
+    return (cfg.gen_ab or cfg.gen) if direction == "AB" else cfg.gen
+
+def build_generator(cfg: CycleConfig, direction: str) -> nn.Module:
+    "Generator A->B ('AB': shrinks by `factor`) or B->A ('BA': enlarges by it)."
+    gen = _generator_kind(cfg, direction)
     if gen == "physical": return PhysicalGenerator(cfg)
     k = cfg.steps * (-1 if direction == "AB" else 1)
     return resnet_generator(cfg, k) if gen == "resnet" else UNetGenerator(cfg, k)
 
 def input_multiple(cfg: CycleConfig, direction: str) -> int:
     "Input sizes a generator takes: a multiple of this (its stride-2 steps on the input grid)."
-    k = cfg.steps if direction == "AB" else 0
-    if direction == "AB" and cfg.gen_ab == "physical": return cfg.factor
-    if direction == "AB" and cfg.gen_ab:
-        return input_multiple(CycleConfig(**{**cfg.__dict__, "gen": cfg.gen_ab, "gen_ab": ""}), "AB")
-    if cfg.gen == "resnet": return 2 ** (2 + k)
+    gen, k = _generator_kind(cfg, direction), cfg.steps if direction == "AB" else 0
+    if gen == "physical": return cfg.factor
+    if gen == "resnet": return 2 ** (2 + k)
     return 2 ** (cfg.unet_levels + k) // (2 ** cfg.steps if direction == "BA" else 1) or 1
 
 # %% ../nbs/10_cyclegan.ipynb #0f7dba0c

@@ -447,7 +447,8 @@ def build_dataset(settings: Settings, name: str, builder: str, source: str, para
     n_split = {sp: sum(i["split"] == sp for i in items) for sp in ("train", "valid")}
     if dry_run:
         log(f"{name}: would build {dest} from {source} ({len(items)} items: {n_split['train']} train, {n_split['valid']} valid), "
-            f"builder {builder}, up to {sum(n for _, n in _sizes(params))} tiles per item (per 1024 x 1024 px with tiles_per_mpix) over sizes {params['sizes']}; nothing written")
+            f"builder {builder}, up to {sum(n for _, n in _sizes(params))} tiles per item (per 1024 x 1024 px with "
+            f"tiles_per_mpix) over sizes {params['sizes']}; nothing written")
         return {"name": name, "plan": items, "params": params}
     with target_lock(settings.datasets/f".{name}.lock", dest, f"a build of {name}") as killed:
         _clear_killed_build(dest, killed, log)

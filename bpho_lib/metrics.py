@@ -10,7 +10,7 @@ from .config import BphoError
 
 # %% auto #0
 __all__ = ['SIGMAS', 'care_normalize', 'affine_fit', 'image_metrics', 'tune_blur', 'noise_sigma', 'radial_spectrum',
-           'local_mean_edges', 'residual_moments', 'noise_curve_distance', 'lr_realism']
+           'local_mean_edges', 'neighbour_residuals', 'residual_moments', 'noise_curve_distance', 'lr_realism']
 
 # %% ../nbs/06_metrics.ipynb #9089c27b
 def care_normalize(target: np.ndarray, lo: float = 0.1, hi: float = 99.9) -> np.ndarray:
@@ -72,15 +72,19 @@ def local_mean_edges(imgs: list, bins: int = 24) -> np.ndarray:
     m = np.concatenate([ndi.uniform_filter(np.asarray(x, np.float64), 5)[2:-2, 2:-2].ravel() for x in imgs])
     return np.unique(np.quantile(m, np.linspace(0, 0.998, bins + 1)))
 
+def neighbour_residuals(x, edges: np.ndarray) -> tuple:
+    "Of YX `x` without its 2 px border: (pixel - its 8 neighbours' mean, 5x5 local mean, its bin in `edges`), raveled."
+    x = np.asarray(x, np.float64)
+    r = (x - (ndi.uniform_filter(x, 3, mode="reflect") * 9 - x) / 8)[2:-2, 2:-2].ravel()
+    m = ndi.uniform_filter(x, 5, mode="reflect")[2:-2, 2:-2].ravel()
+    return r, m, np.clip(np.searchsorted(edges, m, side="right") - 1, 0, len(edges) - 2)
+
 def residual_moments(imgs: list, edges: np.ndarray) -> tuple:
     "Per bin of 5x5 local mean: (mean local mean, variance, third cumulant, pixel count) of white noise in YX `imgs`."
     k = len(edges) - 1
     ms, vs, ks, ns = (np.zeros(k) for _ in range(4))
     for x in imgs:
-        x = np.asarray(x, np.float64)
-        r = (x - (ndi.uniform_filter(x, 3, mode="reflect") * 9 - x) / 8)[2:-2, 2:-2].ravel()  # pixel - its 8 neighbours
-        m = ndi.uniform_filter(x, 5, mode="reflect")[2:-2, 2:-2].ravel()
-        i = np.clip(np.searchsorted(edges, m, side="right") - 1, 0, k - 1)
+        r, m, i = neighbour_residuals(x, edges)
         ns += np.bincount(i, minlength=k)
         ms += np.bincount(i, m, minlength=k)
         vs += np.bincount(i, r * r, minlength=k)

@@ -4,7 +4,8 @@ scores it. Prints mean ± standard deviation per variant and writes every row as
 
     python scripts/compare.py NOTEBOOK --variant NAME 'PARAM=VALUE' ... [--variant ...] [--seeds 0 1 2] [--root demo]
 
-Notebooks trained on synthetic pairs (102, 107) are scored on the real held-out pairs (paired_001).
+Notebooks trained on synthetic pairs (102, 107) are scored on the real held-out pairs (paired_001); 105 on its own
+held-out image, 109 on the point-scanned one (both EM sets are built, as each notebook evaluates on both).
 
 Examples (measured in the README):
 
@@ -25,7 +26,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-# notebook -> (sample source, the datasets it needs (trained on first, then scored on), keys of its evaluation row)
+# notebook -> (sample source, the datasets it needs (scored on the last one's held-out split), keys of its evaluation row)
 RESTORATION = ("psnr", "psnr_fg", "ssim")
 SEGMENTATION = ("iou", "dice", "f1_50", "f1_75", "ap_75")
 NOTEBOOKS = {"101_paired_001_unet": ("sample_pairs_mito", ["paired_001"], RESTORATION),
@@ -65,7 +66,7 @@ def main():
         if bad: raise SystemExit(f"variant {v[0]}: {bad}: expected PARAM=VALUE (SEED and EXPERIMENT are set here)")
     root = Path(a.root).resolve()
     source, datasets, keys = NOTEBOOKS[nb.stem]
-    dataset = datasets[-1]  # scored on the real held-out split: the last dataset it needs
+    dataset = datasets[-1]  # scored on the last dataset it needs (the real pairs for 102 and 107)
     bpho = [BIN/"bpho", "--root", root]
     for ds in datasets:
         if (root/"datasets"/ds/"dataset.json").is_file(): continue
