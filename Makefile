@@ -37,6 +37,7 @@ demo: $(STAMP)  ## the main job on the sample data, under ./demo: sources, datas
 	$(BIN)/python scripts/dataset/emsynth_002.py --root $(DEMO_ROOT) --source sample_em
 	$(BIN)/python scripts/dataset/emseg_001.py --root $(DEMO_ROOT) --source sample_em_labelled
 	$(BIN)/python scripts/dataset/emseg3d_001.py --root $(DEMO_ROOT) --source sample_vol_em_labelled
+	$(BIN)/python scripts/dataset/exmseg3d_001.py --root $(DEMO_ROOT) --source sample_vol_fluo_labelled
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/101_paired_001_unet.ipynb --smoke
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/102_synth_001_unet.ipynb --smoke
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/201_cyclegan_hr2lr.ipynb --smoke
@@ -50,10 +51,17 @@ demo: $(STAMP)  ## the main job on the sample data, under ./demo: sources, datas
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/109_emsynth_002_unet.ipynb --smoke
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/301_emseg_001_unet.ipynb --smoke
 	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/302_emseg3d_001_unet.ipynb --smoke
+	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/203_ccgan_em2exm.ipynb --smoke
+	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/203_ccgan_em2exm.ipynb --smoke --set CONFIGURATION=vanilla --set EXPERIMENT=203_ccgan_em2exm_vanilla
+	$(BIN)/python scripts/dataset/exmtransfer_001.py --root $(DEMO_ROOT) --source sample_vol_em_labelled
+	$(BIN)/python scripts/dataset/exmtransfer_002.py --root $(DEMO_ROOT) --source sample_vol_em_labelled
+	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/303_exmtransfer_unet.ipynb --smoke --set DATASET=exmtransfer_001 --set EXPERIMENT=303_exmtransfer_001_unet --set TABLE=None
+	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/303_exmtransfer_unet.ipynb --smoke --set DATASET=exmseg3d_001 --set EXPERIMENT=303_exmseg3d_001_unet --set TABLE=None
+	$(BIN)/bpho --root $(DEMO_ROOT) experiment nbs/303_exmtransfer_unet.ipynb --smoke
 	$(BIN)/bpho --root $(DEMO_ROOT) predict $(DEMO_ROOT)/models/101_paired_001_unet $(DEMO_ROOT)/datasources/sample_mito_movies_lr/movie_00.czi -o $(DEMO_ROOT)/predictions --overwrite
 	$(BIN)/bpho --root $(DEMO_ROOT) export $(DEMO_ROOT)/models/101_paired_001_unet -o $(DEMO_ROOT)/exports/101_paired_001_unet --overwrite
 	$(BIN)/bpho --root $(DEMO_ROOT) results
-	@echo "== demo done: sources, datasets, experiments 101, 102, 201, 106, 204, 108, 107 (the synthetic-LR table), 105 and 109 (the same for EM), 301 and 302 (smoke), a predicted movie in $(DEMO_ROOT)/predictions/, 101 as a bioimage.io package in $(DEMO_ROOT)/exports/, results in $(DEMO_ROOT)/results/README.md =="
+	@echo "== demo done: sources, datasets, experiments 101, 102, 201, 106, 204, 108, 107 (the synthetic-LR table), 105 and 109 (the same for EM), 301 and 302 (smoke), 203 and 303 (EM carried into ExM style by the CCGAN and a plain CycleGAN, segmenters scored on ExM: results/303_exmtransfer_unet/transfer.json), a predicted movie in $(DEMO_ROOT)/predictions/, 101 as a bioimage.io package in $(DEMO_ROOT)/exports/, results in $(DEMO_ROOT)/results/README.md =="
 
 bench: $(STAMP)  ## benchmarks written to BENCHMARKS.md: dataset builds, training step, prediction, CARE peer, 3D segmentation (~15 min on 2 cores, then ~6 for the segmentation bench)
 	@W=$$(mktemp -d -t bpho-bench-XXXXXX); trap 'rm -rf "$$W"' EXIT; set -e; \

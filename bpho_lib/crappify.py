@@ -122,8 +122,8 @@ def make_degradation(spec, settings=None, source: str | None = None) -> Degradat
         raise BphoError(f"a degradation is a crappifier spec or a dict with a 'kind', found {spec!r}")
     if spec["kind"] not in DEGRADATIONS:
         raise BphoError(f"unknown degradation kind {spec['kind']!r}; known: {sorted(DEGRADATIONS)} (a kind is "
-                        "registered by the module that defines it: import bpho_lib.predict for 'generator', "
-                        "bpho_lib.calibrate for 'calibrated')")
+                        "registered by the module that defines it: import bpho_lib.predict for 'generator' and "
+                        "'transfer', bpho_lib.calibrate for 'calibrated')")
     return DEGRADATIONS[spec["kind"]](spec, settings, source)
 
 register_degradation("crappifier", lambda spec, settings, source: parse_crappifier(spec["spec"]))

@@ -14,9 +14,10 @@ import torch.nn.functional as F
 from .config import BphoError, check_fields
 
 # %% auto #0
-__all__ = ['GENERATORS', 'TERMS', 'CycleConfig', 'ResBlock', 'resnet_generator', 'UNetGenerator', 'PhysicalGenerator',
-           'build_generator', 'input_multiple', 'patch_discriminator', 'min_crop', 'resize', 'CycleGAN', 'ImagePool',
-           'd_loss', 'CycleLoss']
+__all__ = ['GENERATORS', 'TERMS', 'SEG_TERMS', 'CycleConfig', 'ResBlock', 'resnet_generator', 'UNetGenerator',
+           'PhysicalGenerator', 'features_and_image', 'build_generator', 'input_multiple', 'patch_discriminator',
+           'min_crop', 'resize', 'SegHead', 'CycleGAN', 'ImagePool', 'd_loss', 'mask_like', 'balanced_bce', 'seg_terms',
+           'CycleLoss']
 
 # %% ../nbs/10_cyclegan.ipynb #5448e3a7
 GENERATORS = ("resnet", "unet")
@@ -37,6 +38,8 @@ class CycleConfig:
     lambda_cycle: float = 10.0    # weight of the cycle-consistency L1 terms
     lambda_id: float = 0.5        # weight of the identity terms, relative to lambda_cycle
     pool: int = 50                # generated images kept to train the discriminators on (0: none)
+    seg_match: bool = False       # the lab's CCGAN: a segmentation head on each generator, matched to A's masks
+    seg_weight: float = 1.0       # λ, weight of the heads' BCE terms (seg_match only)
 
     @classmethod
     def from_dict(cls, d: dict, where: str = "CycleGAN config") -> "CycleConfig":
@@ -44,14 +47,21 @@ class CycleConfig:
         if set(d) - known: raise BphoError(f"{where}: unknown keys {sorted(set(d) - known)}; known: {sorted(known)}")
         c = cls(**d)
         check_fields(c, where, {"n_blocks": 0, "unet_levels": 1, "ngf": 1, "ndf": 1, "d_layers": 1, "n_ch": 1,
-                                "factor": 1, "lambda_cycle": 0, "lambda_id": 0, "pool": 0})
+                                "factor": 1, "lambda_cycle": 0, "lambda_id": 0, "pool": 0,
+                                "seg_weight": 0})
         if c.dims not in (2, 3): raise BphoError(f"{where}: dims must be 2 or 3, found {c.dims!r}")
         if c.gen not in GENERATORS: raise BphoError(f"{where}: gen must be one of {GENERATORS}, found {c.gen!r}")
         if c.gen_ab not in ("", *GENERATORS, "physical"):
             raise BphoError(f"{where}: gen_ab must be '', 'physical' or one of {GENERATORS}, found {c.gen_ab!r}")
         if c.factor < 1 or c.factor & (c.factor - 1):
             raise BphoError(f"{where}: factor must be a power of 2 (1, 2, 4, ...), found {c.factor!r}")
+        if c.seg_match and "physical" in (c.gen, c.gen_ab):
+            raise BphoError(f"{where}: seg_match needs generators with feature layers; the physical A->B has none")
         return c
+    @property
+    def configuration(self) -> str:
+        "'seg_match' (the lab's CCGAN) or 'vanilla'."
+        return "seg_match" if self.seg_match else "vanilla"
     @property
     def steps(self) -> int: return int(math.log2(self.factor))
 
@@ -106,7 +116,8 @@ class UNetGenerator(nn.Module):
         f = 2 ** max(0, -resample)
         self.out = L["conv"](ch[0], cfg.n_ch, f, stride=f) if f > 1 else L["conv"](ch[0], cfg.n_ch, 1)
         self.mode = L["mode"]
-    def forward(self, x):
+    def features(self, x):
+        "The last feature layer (`ngf` channels), before the output convolution."
         if self.resample > 0: x = F.interpolate(x, scale_factor=2 ** self.resample, mode=self.mode, align_corners=False)
         skips = []
         for d, p in zip(self.down, self.pool):
@@ -115,7 +126,8 @@ class UNetGenerator(nn.Module):
             x = p(x)
         x = self.mid(x)
         for i in reversed(range(len(skips))): x = self.dec[i](torch.cat([self.up[i](x), skips[i]], 1))
-        return self.out(x)
+        return x
+    def forward(self, x): return self.out(self.features(x))
 
 class PhysicalGenerator(nn.Module):
     "A->B as an instrument: a learned blur, block means by `factor`, levels, noise of variance gain·signal + floor."
@@ -169,6 +181,16 @@ class PhysicalGenerator(nn.Module):
         m = self.mean(x)
         return m + self.draw(m)
 
+def features_and_image(g: nn.Module, x: torch.Tensor) -> tuple:
+    "A ResNet or UNet generator's last feature layer (`ngf` channels) and its output image, from one pass."
+    if isinstance(g, UNetGenerator):
+        f = g.features(x)
+        return f, g.out(f)
+    if isinstance(g, nn.Sequential):  # the ResNet: the output layer is the last (pad, conv7)
+        f = g[:-2](x)
+        return f, g[-2:](f)
+    raise BphoError(f"a {type(g).__name__} has no feature layer for a segmentation head")
+
 def _generator_kind(cfg: CycleConfig, direction: str) -> str:
     "'resnet', 'unet' or 'physical': `gen_ab`, if set, for A->B; `gen` otherwise."
     if direction not in ("AB", "BA"):
@@ -217,15 +239,34 @@ def resize(x: torch.Tensor, k: int, dims: int) -> torch.Tensor:
     if k > 0: return F.interpolate(x, scale_factor=2 ** k, mode=_nd(dims)["mode"], align_corners=False)
     return (F.avg_pool2d, F.avg_pool3d)[dims - 2](x, 2 ** -k)
 
+class SegHead(nn.Module):
+    "A 1x1 convolution from a generator's last feature layer to mask logits, its weights stored divided by `SPEED`."
+    SPEED = 10.0  # Adam moves each weight by about lr per step: the logits of a head on `ngf` channels would move
+                  # ~lr·ngf/2 per step, too slow to follow the generator; stored smaller, its logits move SPEED times faster
+    def __init__(self, cfg: CycleConfig):
+        super().__init__()
+        self.conv = _nd(cfg.dims)["conv"](cfg.ngf, 1, 1)
+        with torch.no_grad():  # the logits start as a plain convolution's
+            self.conv.weight /= self.SPEED
+            self.conv.bias /= self.SPEED
+    def forward(self, f): return self.conv(f) * self.SPEED
+
 class CycleGAN(nn.Module):
-    "Generators G_AB, G_BA and discriminators D_A, D_B of a CycleGAN."
+    "Generators G_AB, G_BA and discriminators D_A, D_B of a CycleGAN; with `seg_match`, the heads S_AB, S_BA."
     def __init__(self, cfg: CycleConfig):
         super().__init__()
         self.cfg = cfg
+        if cfg.seg_match and "physical" in (cfg.gen, cfg.gen_ab):
+            raise BphoError("seg_match needs generators with feature layers; the physical A->B has none")
         self.G_AB, self.G_BA = build_generator(cfg, "AB"), build_generator(cfg, "BA")
         self.D_A, self.D_B = patch_discriminator(cfg), patch_discriminator(cfg)
+        if cfg.seg_match: self.S_AB, self.S_BA = SegHead(cfg), SegHead(cfg)
+    def generator_parameters(self) -> list:
+        "What the generators' optimiser trains: both generators and, with seg_match, their heads."
+        heads = [self.S_AB, self.S_BA] if self.cfg.seg_match else []
+        return [p for m in [self.G_AB, self.G_BA, *heads] for p in m.parameters()]
     def forward(self, a, b):
-        "Fakes, reconstructions and identity outputs of a batch of A and B crops."
+        "Fakes, reconstructions and identity outputs of a batch of A and B crops; with seg_match, the heads' logits."
         fake_a = self.G_BA(b)
         if isinstance(self.G_AB, PhysicalGenerator):
             # noise destroys information, so the cycle A -> B -> A would only teach less of it: its gradient stops
@@ -234,10 +275,15 @@ class CycleGAN(nn.Module):
             m = self.G_AB.mean(a)
             n = self.G_AB.draw(m)
             fake_b, rec_a, ab = m + n, self.G_BA(m + n.detach()), self.G_AB.mean
+        elif self.cfg.seg_match:  # the same passes, the heads reading the last feature layers
+            f_ab, fake_b = features_and_image(self.G_AB, a)
+            f_rec, rec_a = features_and_image(self.G_BA, fake_b)
+            ab, seg = self.G_AB, dict(seg_ab=self.S_AB(f_ab), seg_rec=self.S_BA(f_rec))
         else:
             fake_b = self.G_AB(a)
             rec_a, ab = self.G_BA(fake_b), self.G_AB
         out = dict(fake_b=fake_b, fake_a=fake_a, rec_a=rec_a, rec_b=ab(fake_a))
+        if self.cfg.seg_match: out.update(seg)
         if self.cfg.lambda_id > 0:
             k, d = self.cfg.steps, self.cfg.dims
             out["id_b"], out["id_a"] = ab(resize(b, k, d)), self.G_BA(resize(a, -k, d))
@@ -270,11 +316,33 @@ def d_loss(D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor
     return 0.5 * (_lsgan(D(real), True) + _lsgan(D(fake.detach()), False))
 
 TERMS = ("adv_ab", "adv_ba", "cycle_a", "cycle_b", "id_a", "id_b", "d_a", "d_b")
+SEG_TERMS = ("seg_ab", "seg_rec", "seg_iou")
+
+def mask_like(mask: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    "A's mask (N1 + spatial) on the grid of a head's `logits`: itself, or area-averaged to a coarser grid."
+    mask = mask.float()
+    if mask.shape[2:] == logits.shape[2:]: return mask
+    if any(m % l for m, l in zip(mask.shape[2:], logits.shape[2:])):
+        raise BphoError(f"masks of {tuple(mask.shape[2:])} cannot be averaged to a head's {tuple(logits.shape[2:])}")
+    return (F.adaptive_avg_pool2d, F.adaptive_avg_pool3d)[mask.ndim - 4](mask, logits.shape[2:])
+
+def balanced_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    "BCE-with-logits whose objects weigh as much as their background in the batch (rare mitochondria are not ignored)."
+    p = target.float().mean().clamp(0.01, 0.99)
+    return F.binary_cross_entropy_with_logits(logits.float(), target.float(), pos_weight=(1 - p) / p) * 2 * p
+
+def seg_terms(out: dict, mask: torch.Tensor) -> dict:
+    "The heads' class-balanced BCE against A's mask (`seg_ab`, `seg_rec`) and the A->B head's mask IoU (`seg_iou`)."
+    t = {k: balanced_bce(out[k], mask_like(mask, out[k])) for k in ("seg_ab", "seg_rec")}
+    p, m = out["seg_ab"].detach() > 0, mask_like(mask, out["seg_ab"]) > 0.5
+    union = (p | m).sum()
+    t["seg_iou"] = (p & m).sum() / union if union > 0 else torch.tensor(1.0)
+    return t
 
 class CycleLoss:
-    "The generators' loss for `model`'s outputs on a batch (a, b); every term of the last batch in `last`."
+    "The generators' loss for `model`'s outputs on a batch (a, b[, A's masks]); every term of the last batch in `last`."
     def __init__(self, model: CycleGAN): self.model, self.last = model, {}
-    def __call__(self, out: dict, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    def __call__(self, out: dict, a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         m, c = self.model, self.model.cfg
         t = {"adv_ab": _lsgan(m.D_B(out["fake_b"]), True), "adv_ba": _lsgan(m.D_A(out["fake_a"]), True),
              "cycle_a": F.l1_loss(out["rec_a"].float(),
@@ -283,6 +351,10 @@ class CycleLoss:
             t["id_a"], t["id_b"] = F.l1_loss(out["id_a"].float(), a.float()), F.l1_loss(out["id_b"].float(), b.float())
         loss = t["adv_ab"] + t["adv_ba"] + c.lambda_cycle * (t["cycle_a"] + t["cycle_b"])
         if "id_a" in out: loss = loss + c.lambda_cycle * c.lambda_id * (t["id_a"] + t["id_b"])
+        if c.seg_match:
+            if mask is None: raise BphoError("seg_match: the batch has no masks of domain A (a labelled source)")
+            t.update(seg_terms(out, mask))
+            loss = loss + c.seg_weight * (t["seg_ab"] + t["seg_rec"])
         if not torch.is_grad_enabled():  # validation: score the discriminators too
             t["d_a"], t["d_b"] = d_loss(m.D_A, a, out["fake_a"]), d_loss(m.D_B, b, out["fake_b"])
         self.last = {k: float(v.detach()) for k, v in t.items()}

@@ -321,8 +321,8 @@ def _seg_positions(fg: np.ndarray, crop: tuple, n: int, rng, min_fg: float, trie
         else: rejected += 1
     return out, rejected
 
-def process_seg(item: dict, p: dict, out: Path, rng) -> dict:
-    "Normalise one image, compute its targets, and cut crops with enough foreground."
+def process_seg(item: dict, p: dict, out: Path, rng, transfer: Degradation | None = None) -> dict:
+    "Normalise one image (first carried into another style by `transfer`), compute its targets, and cut crops."
     axes = "YX" if p["dims"] == 2 else "ZYX"
     img = read_as(item["image"], axes).astype(np.float32)
     lab = check_labels(read_as(item["labels"], axes), item["labels"], img.shape)
@@ -330,6 +330,7 @@ def process_seg(item: dict, p: dict, out: Path, rng) -> dict:
     if item["split"] == "train" and not fg.any():
         raise BphoError(f"{item['labels']}: no object (every label is 0) in a training image; remove the pair or label it")
     if (why := check_image(img, item["image"])): return {"rows": [], "info": {"skipped": f"{Path(item['image']).name}: {why}"}}
+    if transfer is not None: img = _transferred(transfer, img, item["image"], rng)
     pct = percentiles(img, *p["percentiles"])
     imgn, maps = normalize(img, pct), targets(lab, p["targets"], p["contour_width"], p["fg_scale"], p["bg_scale"])
     info = {"normalisation": pct, "objects": int(len(np.unique(lab[fg]))), "foreground_share": round(float(fg.mean()), 4),
@@ -348,6 +349,14 @@ def process_seg(item: dict, p: dict, out: Path, rng) -> dict:
                          **dict(zip("zyx"[-len(c):], c)), **files})
     return {"rows": rows, "info": info}
 
+def _transferred(transfer: Degradation, img: np.ndarray, path, rng) -> np.ndarray:
+    "`img` carried into another style by `transfer`, from a stream of its own: `rng`'s draws (the crops) stay the same."
+    out = transfer(img, rng.spawn(1)[0])
+    if out.shape != img.shape:
+        raise BphoError(f"{path}: the transfer {transfer.record()} made an image of shape {out.shape} from one of "
+                        f"shape {img.shape}; a transfer keeps the shape")
+    return out.astype(np.float32)
+
 # %% ../nbs/07_datasets.ipynb #6866ea87
 BUILDERS = {"paired": (plan_paired, process_paired), "synth": (plan_synth, process_synth),
             "multiframe": (plan_multiframe, process_multiframe), "denoise": (plan_denoise, process_denoise),
@@ -360,14 +369,13 @@ def fingerprint(builder: str, params: dict, sources: dict) -> str:
 
 def _work(args):
     "Process one item (in a worker process or inline) with single-threaded BLAS, as every worker has it."
-    builder, item, params, out, degradation = args
+    builder, item, params, out, plugins = args
     rng = np.random.default_rng([params["seed"], item["index"]])
-    more = {} if degradation is None else {"degradation": degradation}
     # The registration's least squares differ in their last bits with BLAS's thread count, and its sub-pixel phase
     # correlation steps amplify that (measured: 2.5e-4 LR px on a sample field, 1 thread against 2): one thread for
     # every item keeps the tiles byte-identical whatever the number of workers.
     with threadpool_limits(limits=1, user_api="blas"):
-        try: return BUILDERS[builder][1](item, params, Path(out), rng, **more)
+        try: return BUILDERS[builder][1](item, params, Path(out), rng, **plugins)
         except OSError as e:  # named here, in the process that wrote, while its half-written tile is still there
             raise note_os_error(e, Path(out), f"writing the tiles of {item['stem']}") from None
 
@@ -435,8 +443,8 @@ def build_dataset(settings: Settings, name: str, builder: str, source: str, para
     scale = 1 if builder in ("denoise", "seg") else params.get("scale") or (int(round(src.scale)) if src.scale else 4)
     params = {**params, "scale": scale}
     digests = {source: source_record(settings, source)}
-    degradation = degradation_for(settings, params, source) if builder == "synth" else None
-    if degradation is not None and "degradation" in params: params = {**params, "degradation": degradation.record()}
+    plugins = _plugins(settings, builder, source, params)
+    params = {**params, **{k: d.record() for k, d in plugins.items() if k in params}}  # in the fingerprint
     fp, dest = fingerprint(builder, params, digests), settings.datasets/name
     items = BUILDERS[builder][0](src, params)
     list(_sizes(params))  # sizes and scale agree, before any work
@@ -455,9 +463,20 @@ def build_dataset(settings: Settings, name: str, builder: str, source: str, para
         if dest.exists() and not force:  # again, under the lock: another run may have built it meanwhile
             log(f"{name}: already built from the same source content and parameters ({dest})")
             return _existing(dest, fp, params, digests)
-        meta = _build(settings, name, builder, source, params, script, workers, degradation, digests, fp, items, dest)
+        meta = _build(settings, name, builder, source, params, script, workers, plugins, digests, fp, items, dest)
     log(summary(meta))
     return meta
+
+def _plugins(settings: Settings, builder: str, source: str, params: dict) -> dict:
+    "The degradations a builder's items take, made (and checked) once before any work: synth's LR, seg's `transfer`."
+    if "transfer" in params and builder != "seg":
+        raise BphoError(f"the parameter 'transfer' is for segmentation datasets (builder seg), not {builder}")
+    if builder == "synth": return {"degradation": degradation_for(settings, params, source)}
+    if "transfer" not in params: return {}
+    t = make_degradation(params["transfer"], settings, source)
+    if t.scale != 1:
+        raise BphoError(f"transfer {params['transfer']!r} shrinks {t.scale}x; a transfer keeps the pixel size")
+    return {"transfer": t}
 
 def _clear_killed_build(dest: Path, killed: dict | None, log):
     "Remove what a killed build of `dest` left (under its lock); an old build it had moved aside is put back."
@@ -469,13 +488,13 @@ def _clear_killed_build(dest: Path, killed: dict | None, log):
     left = [*parent.glob(f"..{name}.build.*.partial"), parent/f".{name}.build", old]
     remove_leftovers(left, name, killed, log)
 
-def _build(settings, name, builder, source, params, script, workers, degradation, digests, fp, items, dest) -> dict:
+def _build(settings, name, builder, source, params, script, workers, plugins, digests, fp, items, dest) -> dict:
     "The build itself, into a staging folder swapped in only when complete."
     from tqdm.auto import tqdm
     t0, rows, files = time.time(), [], {}
     staging = dest.with_name(f".{name}.build")
     with atomic_dir(staging) as tmp:
-        args = [(builder, it, params, str(tmp), degradation) for it in items]
+        args = [(builder, it, params, str(tmp), plugins) for it in items]
         with tqdm(total=len(items), desc=f"building {name}", unit="item", disable=None, file=sys.stderr,
                   leave=False) as bar:
             for it, r in zip(items, _results(items, args, workers, bar)):

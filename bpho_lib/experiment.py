@@ -21,7 +21,7 @@ from .datasets import load_tile
 from .datasources import source_record
 from .distributed import barrier, rank, world_size
 from .evaluate import dataset_folder, evaluate, record
-from .learn import SELECT, domain_factor, domain_images, fit_cyclegan, fit_stages, unpaired_dls
+from .learn import SELECT, domain_factor, domain_images, domain_masks, fit_cyclegan, fit_stages, unpaired_dls
 from .predict import model_multiple, predict_tiled
 from .store import already_trained, load, load_generator, model_name, save, update_config
 from .tiles import upsample
@@ -146,13 +146,15 @@ def summary_line(row: dict) -> str:
 # %% ../nbs/18_experiment.ipynb #689b82bc
 def train_cyclegan(settings: Settings, experiment: str, a: dict, b: dict, cfg: CycleConfig, size: int, bs: int,
                    epochs: int, decay: int, n_train: int = 200, n_valid: int = 16, lr: float = 2e-4, beta1: float = 0.5,
-                   seed: int = 0, notebook: str = "", log=print) -> tuple[CycleGAN, list, dict]:
-    "Train a CycleGAN between domains `a` and `b` ({'source': name, plus domain_images' options}) into the store."
+                   seed: int = 0, notebook: str = "", data_name: str = "", log=print) -> tuple[CycleGAN, list, dict]:
+    "Train a CycleGAN between domains `a` and `b` ({'source': name, plus domain_images' options}) into the store; with seg_match, A's masks come from its labels."
     imgs, doms = {}, {}
     for k, d in (("A", a), ("B", b)):
         imgs[k], px = domain_images(settings, **d)
         doms[k] = {**d, "digest": source_record(settings, d["source"])["digest"], "pixel_size_um": px,
                    "n_images": len(imgs[k])}
+    masks = domain_masks(settings, a["source"], a.get("limit")) if cfg.seg_match else None
+    if cfg.seg_match: doms["A"]["masks"] = "labels > 0"
     f = domain_factor(doms["A"]["pixel_size_um"], doms["B"]["pixel_size_um"],
                       f"domains {a['source']} (A) and {b['source']} (B)")
     if f != cfg.factor:
@@ -170,11 +172,12 @@ def train_cyclegan(settings: Settings, experiment: str, a: dict, b: dict, cfg: C
         f"{b['source']}, {cfg.dims}D crops of {size} px (B {size // cfg.factor} px), {epochs}+{decay} epochs of "
         f"{n_train} pairs")
     t0 = time.time()
-    dls = unpaired_dls(imgs["A"], imgs["B"], cfg, size, bs, n_train, n_valid, seed)
+    dls = unpaired_dls(imgs["A"], imgs["B"], cfg, size, bs, n_train, n_valid, seed, a_masks=masks)
     model, hist = fit_cyclegan(cfg, dls, out, epochs, decay, lr, beta1, seed, data_key=key, log=log)
     config = {"learner": "cyclegan", "model": dict(vars(cfg)), "experiment": experiment, "notebook": notebook,
-              "name": model_name("cyclegan", f"{a['source']}-{b['source']}", "lsgan", f"{epochs + decay}E"),
-              "configuration": "vanilla", "domains": doms, "normalisation": {"percentiles": [2, 99.8]},
+              "name": model_name("ccgan" if cfg.seg_match else "cyclegan", data_name or f"{a['source']}-{b['source']}",
+                                 cfg.configuration, f"{epochs}E_{decay}DE"),
+              "configuration": cfg.configuration, "domains": doms, "normalisation": {"percentiles": [2, 99.8]},
               "schedule": {k: run[k] for k in ("size", "bs", "epochs", "decay", "n_train", "lr", "beta1")},
               "seed": seed, "history": hist, "train_seconds": round(time.time() - t0, 1), "run": run, "run_key": key}
     if main_process():
@@ -185,12 +188,14 @@ def train_cyclegan(settings: Settings, experiment: str, a: dict, b: dict, cfg: C
 
 # %% ../nbs/18_experiment.ipynb #d50606aa
 def plot_cycle_history(hist: list, path=None):
-    "Every loss term per epoch: adversarial, cycle and identity, discriminators."
+    "Every loss term per epoch: adversarial, cycle and identity, discriminators; with seg_match, the heads' BCE and the label preservation (IoU of the A->B head's mask with A's)."
     import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(1, 3, figsize=(12, 3.2))
-    x = np.arange(1, len(hist) + 1)
     groups = (("generators: adversarial", ("adv_ab", "adv_ba")), ("cycle and identity (L1)", ("cycle_a", "cycle_b", "id_a", "id_b")),
               ("discriminators", ("d_a", "d_b")))
+    if "train_seg_iou" in hist[0]:
+        groups += (("segmentation heads (BCE)", ("seg_ab", "seg_rec")), ("label preservation: mask IoU", ("seg_iou",)))
+    fig, axs = plt.subplots(1, len(groups), figsize=(4 * len(groups), 3.2))
+    x = np.arange(1, len(hist) + 1)
     for ax, (title, terms) in zip(axs, groups):
         for i, t in enumerate(terms):
             for split, ls in (("train", "-"), ("valid", "--")):

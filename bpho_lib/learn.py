@@ -24,16 +24,17 @@ from .data import Dihedral, holdout_fields, read_tiles_table, tile_dls
 from .datasets import images_in, load_tile
 from .datasources import require
 from .distributed import distribute, world_size
-from .io import read_image
+from .io import image_info, read_image
+from .labels import check_labels
 from .metrics import affine_fit, care_normalize
 from .tiles import normalize, percentiles
 from .unet import ModelConfig, amp_dtype, build_model, get_loss, psnr, ssim
 
 # %% auto #0
-__all__ = ['SELECT', 'decay_groups', 'DecayGroups', 'adamw', 'restoration_learner', 'loader_state', 'set_loader_state',
-           'read_checkpoint', 'NewCrops', 'field_psnr', 'SelectBest', 'fit_stages', 'UnpairedCrops', 'unpaired_dls',
-           'domain_images', 'dataset_images', 'domain_factor', 'CycleGANTrainer', 'CycleCheckpoint', 'cyclegan_learner',
-           'fit_cyclegan']
+__all__ = ['SELECT', 'DOMAIN_ROLES', 'decay_groups', 'DecayGroups', 'adamw', 'restoration_learner', 'loader_state',
+           'set_loader_state', 'read_checkpoint', 'NewCrops', 'field_psnr', 'SelectBest', 'fit_stages', 'UnpairedCrops',
+           'unpaired_dls', 'domain_masks', 'domain_images', 'dataset_images', 'domain_factor', 'CycleGANTrainer',
+           'CycleCheckpoint', 'cyclegan_learner', 'fit_cyclegan']
 
 # %% ../nbs/13_learn.ipynb #e6c968e2
 def decay_groups(model: torch.nn.Module) -> list:
@@ -191,33 +192,48 @@ def _check_domains(a_imgs: list, b_imgs: list, cfg: CycleConfig, size: int):
         raise BphoError(f"crops of {size} (A) and {size // cfg.factor} (B) px: the discriminators need at least "
                         f"{min_crop(cfg)} px")
 
+def _check_masks(a_imgs: list, a_masks: list | None, cfg: CycleConfig):
+    "seg_match needs one mask per A image, of its shape; masks without seg_match are refused too (they would be ignored)."
+    if cfg.seg_match and a_masks is None:
+        raise BphoError("seg_match: domain A has no masks; it must come from a labelled source (images/ and labels/)")
+    if a_masks is None: return
+    if not cfg.seg_match: raise BphoError("masks of domain A are only used with seg_match")
+    if len(a_masks) != len(a_imgs):
+        raise BphoError(f"domain A: {len(a_masks)} masks for {len(a_imgs)} images")
+    for i, (im, m) in enumerate(zip(a_imgs, a_masks)):
+        if m.shape != im.shape:
+            raise BphoError(f"domain A, image {i}: a mask of shape {m.shape} for an image of shape {im.shape}")
+
 class UnpairedCrops(torch.utils.data.Dataset):
-    "Random, unpaired crops (A of `size`, B of `size // factor`), re-drawn each epoch; items (a, b) have a channel axis."
+    "Random, unpaired crops (A of `size`, B of `size // factor`), re-drawn each epoch; items (a, b), or (a, b, A's mask) with `a_masks`, have a channel axis."
     def __init__(self, a_imgs: list, b_imgs: list, cfg: CycleConfig, size: int, n: int, seed: int = 0,
-                 augment: bool = True):
+                 augment: bool = True, a_masks: list | None = None):
         _check_domains(a_imgs, b_imgs, cfg, size)
+        _check_masks(a_imgs, a_masks, cfg)
         self.a, self.b, self.dims, self.size, self.f = a_imgs, b_imgs, cfg.dims, size, cfg.factor
-        self.n, self.seed, self.augment, self.epoch = n, seed, augment, 0
+        self.n, self.seed, self.augment, self.epoch, self.masks = n, seed, augment, 0, a_masks
     def __len__(self): return self.n
-    def _crop(self, imgs, s, rng):
-        im = imgs[int(rng.integers(len(imgs)))]
-        sl = tuple(slice(o, o + s) for o in (int(rng.integers(d - s + 1)) for d in im.shape))
-        c = im[sl]
+    def _crop(self, imgs, s, rng, masks=None) -> list:
+        "One crop of a random image (and the same crop of its mask), flipped and transposed alike."
+        j = int(rng.integers(len(imgs)))
+        sl = tuple(slice(o, o + s) for o in (int(rng.integers(d - s + 1)) for d in imgs[j].shape))
+        cs = [imgs[j][sl]] + ([masks[j][sl]] if masks is not None else [])
         if self.augment:
-            for ax in range(c.ndim):
-                if rng.random() < 0.5: c = np.flip(c, ax)
-            if self.dims == 2 and rng.random() < 0.5: c = c.T
-        return torch.from_numpy(np.ascontiguousarray(c, dtype=np.float32))[None]
+            for ax in range(cs[0].ndim):
+                if rng.random() < 0.5: cs = [np.flip(c, ax) for c in cs]
+            if self.dims == 2 and rng.random() < 0.5: cs = [c.T for c in cs]
+        return [torch.from_numpy(np.ascontiguousarray(c, dtype=np.float32))[None] for c in cs]
     def __getitem__(self, i):
         rng = np.random.default_rng([self.seed, self.epoch, i])
-        return self._crop(self.a, self.size, rng), self._crop(self.b, self.size // self.f, rng)
+        a = self._crop(self.a, self.size, rng, self.masks)
+        return (a[0], self._crop(self.b, self.size // self.f, rng)[0], *a[1:])
 
 def unpaired_dls(a_imgs: list, b_imgs: list, cfg: CycleConfig, size: int, bs: int = 1, n_train: int = 200,
-                 n_valid: int = 16, seed: int = 0, device=None):
-    "fastai DataLoaders of unpaired crops: `n_train` random pairs per epoch, `n_valid` fixed ones."
+                 n_valid: int = 16, seed: int = 0, device=None, a_masks: list | None = None):
+    "fastai DataLoaders of unpaired crops: `n_train` random pairs per epoch, `n_valid` fixed ones; A's masks (seg_match) as targets."
     if device is None: device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    tr = UnpairedCrops(a_imgs, b_imgs, cfg, size, n_train, seed)
-    va = UnpairedCrops(a_imgs, b_imgs, cfg, size, n_valid, seed + 1, augment=False)
+    tr = UnpairedCrops(a_imgs, b_imgs, cfg, size, n_train, seed, a_masks=a_masks)
+    va = UnpairedCrops(a_imgs, b_imgs, cfg, size, n_valid, seed + 1, augment=False, a_masks=a_masks)
     kw = dict(device=device, pin_memory=device.type == "cuda")
     train = DataLoader(tr, bs=bs, shuffle=False, drop_last=True, **kw)  # items are random already
     dls = DataLoaders(train, DataLoader(va, bs=bs, shuffle=False, **kw), device=device)
@@ -228,17 +244,36 @@ def unpaired_dls(a_imgs: list, b_imgs: list, cfg: CycleConfig, size: int, bs: in
 def _norm(a: np.ndarray, pct) -> np.ndarray:
     return normalize(a.astype(np.float32), percentiles(a, *pct)).astype(np.float32)
 
+DOMAIN_ROLES = {"movie": "movies", "single": "images", "volume": "volumes", "labelled": "images"}
+
+def _domain_files(settings: Settings, source: str, role: str | None) -> tuple:
+    "The verified source and its domain images by stem."
+    src = require(settings, source)
+    if src.kind == "paired" and role not in ("lr", "hr"):
+        raise BphoError(f"source {source!r} is paired: name the side, role='lr' or 'hr'")
+    if src.kind not in DOMAIN_ROLES and src.kind != "paired":
+        raise BphoError(f"source {source!r} is {src.kind}; domains come from movie, single, volume, labelled or "
+                        f"paired sources")
+    return src, images_in(src.folder(role if src.kind == "paired" else DOMAIN_ROLES[src.kind]))
+
+def domain_masks(settings: Settings, source: str, limit: int | None = None) -> list:
+    "The foreground masks (labels > 0, float32) of a labelled source's images, in `domain_images`' order."
+    src, files = _domain_files(settings, source, None)
+    if src.kind != "labelled":
+        raise BphoError(f"source {source!r} is {src.kind}, without labels; masks (seg_match) come from a labelled "
+                        f"source (images/ and labels/)")
+    labs, out = images_in(src.folder("labels")), []
+    for stem in sorted(files)[:limit]:
+        if stem not in labs: raise BphoError(f"{files[stem]}: no labels of this image in {src.folder('labels')}")
+        shape = image_info(files[stem])["shape"]
+        out.append((check_labels(read_image(labs[stem]).data, labs[stem], shape) > 0).astype(np.float32))
+    return out
+
 def domain_images(settings: Settings, source: str, role: str | None = None, frame_step: int = 1,
                   limit: int | None = None,
                   pct=(2, 99.8)) -> tuple[list, dict]:
     "Normalised single-channel images (YX) or volumes (ZYX) of a source, and their pixel size in µm."
-    src = require(settings, source)
-    roles = {"movie": "movies", "single": "images", "volume": "volumes"}
-    if src.kind == "paired" and role not in ("lr", "hr"):
-        raise BphoError(f"source {source!r} is paired: name the side, role='lr' or 'hr'")
-    if src.kind not in roles and src.kind != "paired":
-        raise BphoError(f"source {source!r} is {src.kind}; domains come from movie, single, volume or paired sources")
-    files = images_in(src.folder(role if src.kind == "paired" else roles[src.kind]))
+    src, files = _domain_files(settings, source, role)
     out, px = [], None
     for stem in sorted(files):
         img = read_image(files[stem])
@@ -246,6 +281,7 @@ def domain_images(settings: Settings, source: str, role: str | None = None, fram
             raise BphoError(f"{files[stem]}: {img.shape[img.axes.index('C')]} channels; a domain is single-channel "
                             f"(axes {img.axes})")
         want = "TYX" if src.kind == "movie" else "ZYX" if src.kind == "volume" else "YX"
+        if src.kind == "labelled" and img.axes in ("YX", "ZYX"): want = img.axes
         if img.axes != want:
             raise BphoError(f"{files[stem]}: expected {want} for a {src.kind} source, found {img.axes} "
                             f"(shape {img.shape})")
@@ -293,7 +329,8 @@ class CycleGANTrainer(Callback):
         self.sums = {"train": {}, "valid": {}}
         self.counts = {"train": 0, "valid": 0}
     def before_batch(self):
-        self.learn.yb = self.learn.xb  # the losses compare with the inputs (cycle, identity): targets are the batch
+        # the losses compare with the inputs (cycle, identity): targets are the batch, then A's masks if any
+        self.learn.yb = tuple(self.learn.xb) + tuple(self.learn.yb)
         self._d_grad(False)
     def after_step(self):
         "One step of each discriminator on real images and pooled fakes."
@@ -335,7 +372,7 @@ def cyclegan_learner(dls, cfg: CycleConfig, lr: float = 2e-4, beta1: float = 0.5
     model = CycleGAN(cfg)
     learn = Learner(dls, model, loss_func=CycleLoss(model), lr=lr, wd=0.,
                     opt_func=partial(Adam, mom=beta1, sqr_mom=0.999, eps=1e-8),
-                    splitter=lambda m: [list(m.G_AB.parameters()) + list(m.G_BA.parameters())],
+                    splitter=lambda m: [m.generator_parameters()],
                     cbs=[CycleGANTrainer(cfg.pool, seed, beta1),
                          NewCrops()], path=Path(path) if path else Path("."), model_dir=".")
     if torch.cuda.is_available():

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from .config import (BphoError, Settings, check_disk, check_memory, die_with_parent, note_os_error,
                              publish_mode, remove_leftovers, sha256_file, target_lock)
 from .crappify import Degradation, register_degradation
+from .datasources import get_source
 from .io import AXES, czi_scene, tiff_dims, image_info
 from .store import load, load_config, load_generator
 from .tiles import normalize, percentiles
@@ -24,7 +25,8 @@ from .unet import ModelConfig
 # %% auto #0
 __all__ = ['DTYPES', 'NAN_POLICIES', 'PlaneReader', 'predict_tiled', 'image_statistics', 'reflect', 'resources', 'check_room',
            'prediction_folder', 'finite_input', 'geometry', 'check_input', 'model_multiple', 'predict_file',
-           'output_planes', 'write_stream', 'load_for_prediction', 'predict_files', 'GeneratorDegradation']
+           'output_planes', 'write_stream', 'load_for_prediction', 'predict_files', 'StoredGenerator',
+           'GeneratorDegradation', 'GeneratorTransfer']
 
 # %% ../nbs/15_predict.ipynb #774a36e8
 class PlaneReader:
@@ -442,40 +444,138 @@ def predict_files(model_dir, jobs: list, direction: str | None = None, workers: 
             else: os.environ[k] = v
 
 # %% ../nbs/15_predict.ipynb #714d3d48
-class GeneratorDegradation(Degradation):
-    "The `direction` generator of a stored 2D CycleGAN as HR -> LR: normalised HR tile -> LR tile, one pass per tile."
+class StoredGenerator(Degradation):
+    "One generator of a stored CycleGAN as a degradation, hashed; loaded again per process on first use after pickling."
+    kind, takes = "", ("model", "direction")  # the spec's kind, and the keys its spec takes besides `kind`
+    recorded = ()  # other keys of its record(), accepted back in a spec
     def __init__(self, folder, direction: str = "AB", model: str | None = None):
         folder = Path(folder)
-        _, cfg = load_generator(folder, direction)
-        g = cfg["generator"]
-        if g["dims"] != 2: raise BphoError(f"{folder}: a {g['dims']}D generator; synthetic LR tiles need a 2D one")
-        if g["scale"] >= 1 or (1 / g["scale"]).denominator != 1:
-            raise BphoError(f"{folder}: the generator {direction} changes the pixel count by {g['scale']}; "
-                            "a degradation must shrink by a whole factor (use the HR -> LR direction)")
+        self._net = load_generator(folder, direction)
+        cfg = self._net[1]
         self.folder, self.direction, self.model = str(folder), direction, model or folder.name
-        self.scale, self.sha256, self._net = int(1 / g["scale"]), sha256_file(folder/"weights.pth"), None
+        self.gen, self.sha256 = cfg["generator"], sha256_file(folder/"weights.pth")
+
+    @classmethod
+    def spec_folder(cls, spec: dict, settings: Settings | None) -> Path:
+        "The model folder a spec names under <root>/models/; unknown keys (besides a record's) are refused."
+        unknown = set(spec) - {"kind", "weights_sha256", *cls.takes, *cls.recorded}
+        if unknown or "model" not in spec:
+            raise BphoError(f"a {cls.kind} degradation takes {', '.join(cls.takes[:-1])} and {cls.takes[-1]}, found "
+                            f"{sorted(spec)}")
+        if settings is None:
+            raise BphoError(f"a {cls.kind} degradation needs the data root (settings) to find its model")
+        return settings.models/spec["model"]
+
+    def check_weights(self, spec: dict):
+        "Refuse a spec (a record given back) whose weights are not the folder's."
+        if spec.get("weights_sha256", self.sha256) != self.sha256:
+            raise BphoError(f"{self.folder}/weights.pth: sha256 {self.sha256}, the spec expects "
+                            f"{spec['weights_sha256']} (the model was trained again)")
+        return self
+
+    def __getstate__(self): return {**self.__dict__, "_net": None}  # workers load the network themselves
+
+    def network(self, rng):
+        "The generator, loaded in this process on first use, its noise (if it draws any) seeded from `rng`."
+        if self._net is None: self._net = load_generator(self.folder, self.direction)
+        g = self._net[0]
+        if hasattr(g, "noise_rng"): g.noise_rng = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))
+        return g
+
+class GeneratorDegradation(StoredGenerator):
+    "The `direction` generator of a stored 2D CycleGAN as HR -> LR: normalised HR tile -> LR tile, one pass per tile."
+    kind, recorded = "generator", ("scale",)
+    def __init__(self, folder, direction: str = "AB", model: str | None = None):
+        super().__init__(folder, direction, model)
+        g = self.gen
+        if g["dims"] != 2: raise BphoError(f"{self.folder}: a {g['dims']}D generator; synthetic LR tiles need a 2D one")
+        if g["scale"] >= 1 or (1 / g["scale"]).denominator != 1:
+            raise BphoError(f"{self.folder}: the generator {direction} changes the pixel count by {g['scale']}; "
+                            "a degradation must shrink by a whole factor (use the HR -> LR direction)")
+        self.scale = int(1 / g["scale"])
 
     @classmethod
     def from_spec(cls, spec: dict, settings: Settings | None, source: str | None = None) -> "GeneratorDegradation":
         "From `{'kind': 'generator', 'model': <folder under <root>/models/>, 'direction': 'AB'}`."
-        unknown = set(spec) - {"kind", "model", "direction", "weights_sha256", "scale"}
-        if unknown or "model" not in spec:
-            raise BphoError(f"a generator degradation takes model and direction, found {sorted(spec)}")
-        if settings is None: raise BphoError("a generator degradation needs the data root (settings) to find its model")
-        return cls(settings.models/spec["model"], spec.get("direction", "AB"), spec["model"])
+        folder = cls.spec_folder(spec, settings)
+        return cls(folder, spec.get("direction", "AB"), spec["model"]).check_weights(spec)
 
     def record(self) -> dict:
         return {"kind": "generator", "model": self.model, "direction": self.direction, "weights_sha256": self.sha256,
                 "scale": self.scale}
 
-    def __getstate__(self): return {**self.__dict__, "_net": None}  # workers load the network themselves
-
     def __call__(self, img: np.ndarray, rng) -> np.ndarray:
-        if self._net is None: self._net = load_generator(self.folder, self.direction)
-        g, cfg = self._net
-        gi = cfg["generator"]
-        if hasattr(g, "noise_rng"): g.noise_rng = torch.Generator().manual_seed(int(rng.integers(2 ** 62)))  # seeded noise
-        return predict_tiled(g, img[None], gi["scale"], tile=max(img.shape), overlap=0, multiple=gi["multiple"],
-                             device=torch.device("cpu"))
+        g = self.network(rng)
+        return predict_tiled(g, img[None], self.gen["scale"], tile=max(img.shape), overlap=0,
+                             multiple=self.gen["multiple"], device=torch.device("cpu"))
 
 register_degradation("generator", GeneratorDegradation.from_spec)
+
+# %% ../nbs/15_predict.ipynb #09351ce9
+class GeneratorTransfer(StoredGenerator):
+    "The `direction` generator of a stored 2D or 3D CycleGAN as a style transfer that keeps the pixel size."
+    kind, takes, recorded = "transfer", ("model", "direction", "tile", "overlap"), ("from", "to")
+    scale = 1
+    def __init__(self, folder, direction: str = "AB", model: str | None = None, tile: int | None = None,
+                 overlap: int | None = None):
+        super().__init__(folder, direction, model)
+        g = self.gen
+        if g["scale"] != 1:
+            raise BphoError(f"{self.folder}: the generator {direction} changes the pixel size (scale {g['scale']}); "
+                            f"a transfer keeps it (expected scale 1)")
+        self.dims, self.source_from, self.source_to = g["dims"], g["from"].get("source"), g["to"].get("source")
+        self.pct = list(self._net[1].get("normalisation", {}).get("percentiles", [2, 99.8]))  # as its domains were
+        self.tile = tile if tile is not None else (64 if self.dims == 3 else None)  # None: the whole image at once
+        self.overlap = (overlap if overlap is not None else 16) if self.dims == 3 or tile is not None else 0
+        if self.tile is not None and not 0 <= self.overlap < self.tile:
+            raise BphoError(f"{self.folder}: a transfer's tile ({self.tile} px) must be larger than its overlap "
+                            f"({self.overlap} px), which is at least 0")
+
+    @classmethod
+    def from_spec(cls, spec: dict, settings: Settings | None, source: str | None = None) -> "GeneratorTransfer":
+        "From `{'kind': 'transfer', 'model': <folder under <root>/models/>, 'direction': 'AB', 'tile': 64, 'overlap': 16}`."
+        folder = cls.spec_folder(spec, settings)
+        if source is None:
+            raise BphoError(f"a transfer ({folder}) needs the source it translates, to check its pixels against the "
+                            f"generator's")
+        t = cls(folder, spec.get("direction", "AB"), spec["model"], spec.get("tile"), spec.get("overlap"))
+        return t.check_weights(spec).check_source(get_source(settings, source))
+
+    def check_source(self, src) -> "GeneratorTransfer":
+        "Refuse a declared source this generator was not trained to translate."
+        px, name, a, b = src.pixel_size_um, src.name, self.direction[0], self.direction[1]
+        what = lambda vol: "ZYX volumes" if vol else "YX images"
+        if ("z" in px) != (self.dims == 3):
+            raise BphoError(f"{self.folder}: a {self.dims}D generator, which takes {what(self.dims == 3)}; source "
+                            f"{name!r} holds {what('z' in px)}")
+        if name == self.source_to != self.source_from:
+            raise BphoError(f"{self.folder}: the generator {self.direction} translates {self.source_from} (domain {a}) "
+                            f"into {name} (domain {b}): it was trained in the other direction for source {name!r}; "
+                            f"use direction {self.direction[::-1]}")
+        want = self.gen["from"].get("pixel_size_um") or {}
+        for k, K in (("xy", "X"), ("z", "Z"))[:self.dims - 1]:
+            if want.get(K) is None:
+                raise BphoError(f"{self.folder}: config.json records no {K} pixel size of domain {a}; a transfer "
+                                f"checks the source's pixels against it (train with experiment.train_cyclegan)")
+            if px.get(k) is None or abs(px[k] - want[K]) > 0.02 * want[K]:
+                raise BphoError(f"{self.folder}: the generator {self.direction} was trained on {want[K]} µm pixels "
+                                f"({K}, domain {a}: {self.source_from}); source {name!r} has {k} = {px.get(k)} µm, "
+                                f"more than 2% apart (a transfer keeps the pixel size)")
+        return self
+
+    def record(self) -> dict:
+        return {"kind": "transfer", "model": self.model, "direction": self.direction, "tile": self.tile,
+                "overlap": self.overlap, "weights_sha256": self.sha256, "from": self.source_from, "to": self.source_to}
+
+    def __call__(self, img: np.ndarray, rng) -> np.ndarray:
+        "The float32 translation, same shape, of a whole raw YX image or ZYX volume."
+        if img.ndim != self.dims:
+            want = "ZYX volumes" if self.dims == 3 else "YX images"
+            raise BphoError(f"{self.folder}: a {self.dims}D generator takes {want}, found an array of shape {img.shape}")
+        x = normalize(img.astype(np.float32), percentiles(img, *self.pct))
+        g = self.network(rng)
+        tile, overlap = (self.tile, self.overlap) if self.tile else (max(img.shape), 0)
+        return predict_tiled(g, x[None], 1, tile=tile, overlap=overlap, multiple=self.gen["multiple"],
+                             device=torch.device("cpu")).astype(np.float32)
+
+register_degradation("transfer", GeneratorTransfer.from_spec)

@@ -18,9 +18,9 @@ __all__ = ['SIMULATOR_VERSION', 'FWHM', 'AIRYSCAN', 'CONFOCAL', 'VOL_LABELS', 'E
            'LABELLED_MITO_PER_UM3', 'GENERATORS', 'FINGERPRINT_GRID', 'FINGERPRINT_TOL', 'Structures', 'render',
            'mito_structures', 'cell_mask', 'mito_background', 'Microscope', 'acquire', 'mito_field', 'gen_pairs_mito',
            'gen_movies', 'gen_denoise', 'gen_em', 'gen_em_labelled', 'relabel_ids', 'vol_scene', 'acquire_volume',
-           'em_volume', 'fluo_volume', 'gen_volumes', 'gen_vol_em_labelled', 'sample_names', 'recipe', 'check_recipe',
-           'fingerprint_file', 'fingerprint', 'compare_fingerprints', 'check_fingerprints', 'make_sample',
-           'small_project', 'show_pair', 'show_volumes', 'save_small_png']
+           'em_volume', 'fluo_volume', 'gen_volumes', 'gen_vol_em_labelled', 'gen_vol_fluo_labelled', 'sample_names',
+           'recipe', 'check_recipe', 'fingerprint_file', 'fingerprint', 'compare_fingerprints', 'check_fingerprints',
+           'make_sample', 'small_project', 'show_pair', 'show_volumes', 'save_small_png']
 
 # %% ../nbs/03_sample.ipynb #00b6a947
 @dataclass
@@ -446,11 +446,13 @@ def em_volume(key, shape, px_nm: float, mito_per_um3: float = 0.4, inst=None) ->
     img = ndi.gaussian_filter(img, 12 / px_nm) + _stream(*key, 1).normal(0, 9, shape)
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
 
-def fluo_volume(key, shape, px_nm: float, m: Microscope = EXM, psf_fwhm_z_um: float = EXM_PSF_Z_UM) -> np.ndarray:
-    "An expansion-microscopy-like 16-bit volume (ZYX) of a random scene; `key` (seed, file) names its random streams."
+def fluo_volume(key, shape, px_nm: float, m: Microscope = EXM, psf_fwhm_z_um: float = EXM_PSF_Z_UM,
+                mito_per_um3: float = 0.4, inst=None) -> np.ndarray:
+    "An expansion-microscopy-like 16-bit volume (ZYX) of a random scene; `key` (seed, file) names its random streams; mitochondria ids into `inst`, if given."
     key = (key,) if isinstance(key, int) else tuple(key)
     rng = _stream(*key, 0)
-    truth = EXM_LABEL[vol_scene(rng, shape, px_nm)] * (0.7 + 0.6 * _smooth_field(rng, shape, 300 / px_nm))
+    lab = vol_scene(rng, shape, px_nm, mito_per_um3, inst=inst)
+    truth = EXM_LABEL[lab] * (0.7 + 0.6 * _smooth_field(rng, shape, 300 / px_nm))
     return acquire_volume(truth, px_nm / 1000, m, _stream(*key, 1), psf_fwhm_z_um)
 
 # %% ../nbs/03_sample.ipynb #034a9a62
@@ -483,9 +485,9 @@ def _volume_params(src: Source, n, size, depth) -> dict:
 
 LABELLED_MITO_PER_UM3 = 2.0  # five times the unlabelled volumes' density: enough objects to learn instances from
 
-def gen_vol_em_labelled(dest: Path, src: Source, seed: int, n: int = 6, size: int = 192, depth: int = 48,
-                        progress=None) -> dict:
-    "`n` FIB-SEM-like volumes (ZYX) dense in mitochondria, with their instance labels (uint16, 0 = background)."
+def _vol_labelled(dest: Path, src: Source, seed: int, make, channel: str, n: int, size: int, depth: int,
+                  progress=None) -> dict:
+    "Write `n` volumes `make(key, shape, px_nm, mito_per_um3=, inst=)` as CZI under images/ and their mitochondria's instance labels as OME-TIFF under labels/."
     px = _volume_params(src, n, size, depth)
     images, labels = dest/src.layout["images"], dest/src.layout["labels"]
     images.mkdir(parents=True, exist_ok=True)
@@ -493,12 +495,24 @@ def gen_vol_em_labelled(dest: Path, src: Source, seed: int, n: int = 6, size: in
     sizes = {"X": px["xy"], "Y": px["xy"], "Z": px["z"]}
     for i in range(n):
         stem, inst = f"vol_{i:02d}", np.zeros((depth, size, size), np.uint16)
-        img = em_volume((seed, i), inst.shape, px["xy"] * 1000, LABELLED_MITO_PER_UM3, inst)
-        write_czi(images/f"{stem}.czi", img, "ZYX", sizes, ["SEM"], key=f"{src.name}/{stem}")
+        img = make((seed, i), inst.shape, px["xy"] * 1000, mito_per_um3=LABELLED_MITO_PER_UM3, inst=inst)
+        write_czi(images/f"{stem}.czi", img, "ZYX", sizes, [channel], key=f"{src.name}/{stem}")
         write_ome_tiff(labels/f"{stem}.tif", relabel_ids(inst), "ZYX", sizes, key=f"{src.name}/labels/{stem}")
         if progress: progress(stem)
-    return {"modality": "em", "voxel_size_nm": px["xy"] * 1000, "mito_per_um3": LABELLED_MITO_PER_UM3,
+    return {"voxel_size_nm": px["xy"] * 1000, "mito_per_um3": LABELLED_MITO_PER_UM3,
             "labels": "mitochondria, one id per object (1..n), 0 = background"}
+
+def gen_vol_em_labelled(dest: Path, src: Source, seed: int, n: int = 6, size: int = 192, depth: int = 48,
+                        progress=None) -> dict:
+    "`n` FIB-SEM-like volumes (ZYX) dense in mitochondria, with their instance labels (uint16, 0 = background)."
+    return {"modality": "em", **_vol_labelled(dest, src, seed, em_volume, "SEM", n, size, depth, progress)}
+
+# %% ../nbs/03_sample.ipynb #bbec2191
+def gen_vol_fluo_labelled(dest: Path, src: Source, seed: int, n: int = 6, size: int = 192, depth: int = 48,
+                          progress=None) -> dict:
+    "`n` expansion-microscopy-like volumes (ZYX) dense in mitochondria, with their instance labels (uint16, 0 = background)."
+    return {"modality": "fluo", "label_density": EXM_LABEL.tolist(), "microscope": vars(EXM), "psf_fwhm_z_um": EXM_PSF_Z_UM,
+            **_vol_labelled(dest, src, seed, fluo_volume, "ExM", n, size, depth, progress)}
 
 # %% ../nbs/03_sample.ipynb #ebe29468
 GENERATORS = {
@@ -511,10 +525,12 @@ GENERATORS = {
     "vol_fluo": (lambda dest, src, seed, **kw: gen_volumes(dest, src, seed, "fluo", **kw), "volume"),
     "em_labelled": (gen_em_labelled, "labelled"),
     "vol_em_labelled": (gen_vol_em_labelled, "labelled"),
+    "vol_fluo_labelled": (gen_vol_fluo_labelled, "labelled"),
 }
 _PARAMS = {"pairs_mito": {"n", "size"}, "movies_hr": {"n", "size", "frames"}, "movies_lr": {"n", "size", "frames"},
            "denoise": {"n", "size", "clean_frames"}, "em": {"n", "size"}, "vol_em": {"n", "size", "depth"},
-           "vol_fluo": {"n", "size", "depth"}, "em_labelled": {"n", "size"}, "vol_em_labelled": {"n", "size", "depth"}}
+           "vol_fluo": {"n", "size", "depth"}, "em_labelled": {"n", "size"}, "vol_em_labelled": {"n", "size", "depth"},
+           "vol_fluo_labelled": {"n", "size", "depth"}}
 
 def sample_names(settings: Settings) -> list[str]:
     "Names of the declared sources that bpho can simulate."

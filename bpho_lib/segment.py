@@ -12,6 +12,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fastai.learner import Learner
 from .config import BphoError, Settings, atomic_write_json, content_key
+from .crappify import make_degradation
 from .checkpoint import main_process
 from .data import dataset_info
 from .datasets import images_in
@@ -22,12 +23,13 @@ from .io import read_image
 from .labels import check_labels, instance_scores, score_labels
 from .learn import adamw, decay_groups, fit_stages
 from .segnet import SegConfig, build_segmenter, decode_maps, decoder_kind, predict_maps
-from .store import already_trained, load, model_name, save, update_config
+from .store import already_trained, load, load_config, model_name, save, update_config
 from .tiles import normalize
 
 # %% auto #0
-__all__ = ['THRESHOLD_GRID', 'SEG_KEYS', 'SegLoss', 'fg_iou', 'fg_dice', 'seg_learner', 'train_segmenter', 'held_out',
-           'tune_thresholds', 'evaluate_segmenter', 'evaluate_and_record_segmenter', 'seg_summary', 'show_segmentation']
+__all__ = ['THRESHOLD_GRID', 'SEG_KEYS', 'TRANSFER_ROWS', 'TRANSFER_KEYS', 'SegLoss', 'fg_iou', 'fg_dice', 'seg_learner',
+           'train_segmenter', 'held_out', 'tune_thresholds', 'evaluate_segmenter', 'evaluate_and_record_segmenter',
+           'seg_summary', 'transfer_table', 'transfer_markdown', 'show_segmentation']
 
 # %% ../nbs/16a_segment.ipynb #9ed5a0de
 def _dice_loss(p: torch.Tensor, t: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
@@ -119,16 +121,21 @@ def train_segmenter(settings: Settings, experiment: str, dataset: str, cfg: SegC
 
 # %% ../nbs/16a_segment.ipynb #a70c69c2
 def held_out(settings: Settings, dataset: str, split: str = "valid") -> list:
-    "[(stem, normalised image, labels, labels' path)] of a segmentation dataset's `split`, read whole from its source."
+    "[(stem, normalised image, labels, labels' path)] of a segmentation dataset's `split`, read whole from its source (and transferred as the dataset's images were)."
     info = dataset_info(dataset_folder(settings, dataset))
-    src = require(settings, next(iter(info["sources"])))
+    source = next(iter(info["sources"]))
+    src = require(settings, source)
+    spec = info["params"].get("transfer")  # its recorded weights sha256 must still match: a retrained model is refused
+    transfer = make_degradation(spec, settings, source) if spec else None
     out, labels = [], images_in(src.folder("labels"))
     for stem, f in sorted(info["files"].items()):
         if f["split"] != split or "skipped" in f: continue
         img = read_image(src.path/f["source_file"])
         if stem not in labels: raise BphoError(f"{src.folder('labels')}: no label image for {stem!r} ({f['source_file']})")
         lab = check_labels(read_image(labels[stem]).data, labels[stem], img.shape)
-        out.append((stem, normalize(img.data.astype(np.float32), f["normalisation"]), lab, labels[stem]))
+        data = img.data.astype(np.float32)
+        if transfer is not None: data = transfer(data, np.random.default_rng(0))
+        out.append((stem, normalize(data, f["normalisation"]), lab, labels[stem]))
     if not out: raise BphoError(f"dataset {dataset!r} has no {split} images")
     return out
 
@@ -171,13 +178,14 @@ def evaluate_segmenter(settings: Settings, model_dir, dataset: str, split: str =
            "date": datetime.date.today().isoformat()}
     return row
 
-def evaluate_and_record_segmenter(settings: Settings, experiment: str, dataset: str, split: str = "valid") -> dict:
-    "Tune the decoder on the training images once (recorded in config.json), score `split`, record the row."
+def evaluate_and_record_segmenter(settings: Settings, experiment: str, dataset: str, split: str = "valid",
+                                  score_on: str | None = None) -> dict:
+    "Tune the decoder on `dataset`'s training images once (recorded in config.json), score `split` of `score_on` (default: `dataset`), record the row."
     out = settings.models/experiment
     model, cfg = load(out, learner="segmenter")
     if "thresholds" not in cfg:
         cfg = update_config(out, thresholds=tune_thresholds(model, held_out(settings, dataset, "train"), cfg["model"]["targets"]))
-    row = evaluate_segmenter(settings, out, dataset, split)
+    row = evaluate_segmenter(settings, out, score_on or dataset, split)
     record(settings, row)
     return row
 
@@ -186,6 +194,40 @@ def seg_summary(row: dict) -> str:
     return (f"{row['experiment']} on {row['dataset']} ({row['split']}, {row['n_images']} whole images, decoder "
             f"{row['decoder']}): IoU {row['iou']:.3f}, Dice {row['dice']:.3f}, F1 {row['f1_50']:.3f} at IoU 0.5, "
             f"{row['f1_75']:.3f} at 0.75, AP-75 {row['ap_75']:.3f}; {row['n_pred']} objects found of {row['n_true']}")
+
+# %% ../nbs/16a_segment.ipynb #a297cc05
+TRANSFER_ROWS = ("em_direct", "cyclegan", "seg_match", "exm_oracle")
+TRANSFER_KEYS = ("iou", "f1_50", "f1_75", "ap_75")
+
+def transfer_table(settings: Settings, rows: dict, dataset: str, path=None, split: str = "valid", log=print) -> dict:
+    "{row: {iou, f1_50, f1_75, ap_75, runs, ...}} of the segmenters `rows` ({row: experiment or [experiments]}) on `dataset`'s `split`, written to `path`."
+    table, missing = {}, {}
+    for name, exps in rows.items():
+        exps = [exps] if isinstance(exps, str) else list(exps)
+        gone = [e for e in exps if not (settings.models/e/"weights.pth").is_file()]
+        if gone:
+            missing[name] = gone
+            continue
+        scores = [evaluate_segmenter(settings, settings.models/e, dataset, split) for e in exps]
+        trained = [load_config(settings.models/e).get("dataset", {}).get("name") for e in exps]
+        table[name] = {**{k: float(np.mean([r[k] for r in scores])) for k in TRANSFER_KEYS},
+                       **({f"{k}_sd": float(np.std([r[k] for r in scores], ddof=1)) for k in TRANSFER_KEYS}
+                          if len(scores) > 1 else {}),
+                       "runs": exps, "trained_on": trained[0], "n_true": scores[0]["n_true"],
+                       "n_pred": [r["n_pred"] for r in scores]}
+        log(f"{name}: IoU {table[name]['iou']:.3f}, F1 {table[name]['f1_50']:.3f} at 0.5, {table[name]['f1_75']:.3f} at "
+            f"0.75 ({', '.join(exps)}, trained on {trained[0]})")
+    out = {"scored_on": {"dataset": dataset, "split": split}, "rows": table, "missing": missing}
+    if missing: log(f"not in the table (no trained model): {missing}")
+    if path: atomic_write_json(path, out)
+    return out
+
+def transfer_markdown(t: dict) -> str:
+    "The table as markdown, mean ± sd where a row has several runs."
+    cell = lambda r, k: f"{r[k]:.3f}" + (f" ± {r[k + '_sd']:.3f}" if k + "_sd" in r else "")
+    lines = ["| row | trained on | " + " | ".join(TRANSFER_KEYS) + " |", "|---" * (len(TRANSFER_KEYS) + 2) + "|"]
+    lines += [f"| {n} | {r['trained_on']} | " + " | ".join(cell(r, k) for k in TRANSFER_KEYS) + " |" for n, r in t["rows"].items()]
+    return "\n".join(lines)
 
 # %% ../nbs/16a_segment.ipynb #54339564
 def show_segmentation(settings: Settings, model_dir, dataset: str, split: str = "valid", path=None):

@@ -33,6 +33,14 @@ def sampled(tmp_path_factory):
     assert r.returncode == 0, r.stdout + r.stderr
     return d, r.stdout
 
+def own_project(sampled, tmp_path_factory, name: str):
+    "A project of its own (a copy of the sampled sources, checked against the lock and frozen there by `bpho sample`): other tests' datasets stay as they expect. Returns its folder and `bpho sample`'s run."
+    src, _ = sampled
+    d = tmp_path_factory.mktemp(name)
+    for f in ("settings.ini", "datasources.toml", "datasources.lock.json"): shutil.copy(src/f, d)
+    shutil.copytree(src/"data/datasources", d/"data/datasources")
+    return d, bpho("sample", cwd=d)
+
 def script(name, *args, cwd, **kw):
     "Run a dataset script of the project; returns the CompletedProcess."
     import os

@@ -1,9 +1,9 @@
 "CycleGAN end to end on the sample sources: notebooks 201, 106, 204, 108 and 202 in smoke mode, the dataset made by a generator, prediction in both directions, 2D and 3D."
-import hashlib, json, shutil
+import hashlib, json
 from pathlib import Path
 import numpy as np
 import pytest
-from conftest import bpho, script, REPO
+from conftest import bpho, own_project, script, REPO
 from bpho_lib.io import read_image, write_czi
 
 QUICK = "STAGES=[{'size': 128, 'bs': 8, 'epochs': 1, 'lr': 1e-3}]"  # CI checks that 106 runs; the demo measures quality
@@ -12,11 +12,7 @@ REAL_ONLY = "EVALUATE_ON=['paired_001']"  # CI evaluates on the real pairs only 
 @pytest.fixture(scope="module")
 def cycle(sampled, tmp_path_factory):
     "A project of its own (a copy of the sampled sources), so that the other tests' datasets are built as they expect."
-    src, _ = sampled
-    d = tmp_path_factory.mktemp("cycle")
-    for f in ("settings.ini", "datasources.toml", "datasources.lock.json"): shutil.copy(src/f, d)
-    shutil.copytree(src/"data/datasources", d/"data/datasources")
-    r = bpho("sample", cwd=d)  # copied sources are checked against the lock's fingerprints, then frozen for this root
+    d, r = own_project(sampled, tmp_path_factory, "cycle")  # copied sources are checked against the lock, then frozen
     from bpho_lib.config import get_settings
     from bpho_lib.datasources import load_manifest
     n = sum(1 for v in load_manifest(get_settings(project=d)).values() if v.sample)  # every declared sample source

@@ -100,7 +100,8 @@ def test_every_dataset_builds_on_the_samples(sampled):
     d, _ = sampled
     for name, src in (("synth_001", "sample_pairs_mito"), ("multiframe_001", "sample_mito_movies_hr"),
                       ("denoise_001", "sample_denoise"), ("emsynth_001", "sample_em"), ("emsynth_002", "sample_em"),
-                      ("emseg_001", "sample_em_labelled"), ("emseg3d_001", "sample_vol_em_labelled")):
+                      ("emseg_001", "sample_em_labelled"), ("emseg3d_001", "sample_vol_em_labelled"),
+                      ("exmseg3d_001", "sample_vol_fluo_labelled")):
         r = script(name, "--source", src, cwd=d)
         assert r.returncode == 0, (name, r.stderr)
         meta = json.loads((d/f"data/datasets/{name}/dataset.json").read_text())
@@ -116,7 +117,8 @@ def test_every_dataset_builds_on_the_samples(sampled):
     assert em["counts"] == json.loads((d/"data/datasets/emsynth_001/dataset.json").read_text())["counts"]
     mf = next(csv.DictReader(open(d/"data/datasets/multiframe_001/tiles.csv")))
     assert load_tile(d/"data/datasets/multiframe_001"/mf["lr"]).shape[0] == 5
-    for name, shapes in (("emseg_001", [(256, 256), (2, 256, 256)]), ("emseg3d_001", [(32, 64, 64), (3, 32, 64, 64)])):
+    for name, shapes in (("emseg_001", [(256, 256), (2, 256, 256)]), ("emseg3d_001", [(32, 64, 64), (3, 32, 64, 64)]),
+                         ("exmseg3d_001", [(32, 64, 64), (3, 32, 64, 64)])):
         rows = list(csv.DictReader(open(d/f"data/datasets/{name}/tiles.csv")))
         assert [load_tile(d/f"data/datasets/{name}"/rows[0][k]).shape for k in ("image", "targets")] == shapes
         splits = {}

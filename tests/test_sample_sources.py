@@ -13,7 +13,7 @@ def test_sample_matches_committed_lock(sampled):
     d, out = sampled
     s = get_settings(project=d)
     names = [n for n, src in load_manifest(s).items() if src.sample]
-    assert len(names) == 9
+    assert len(names) == 10
     for n in names: assert f"{n}" in out and "matches its lock" in out.split(n)[1].splitlines()[0], out
     assert (d/"datasources.lock.json").read_bytes() == (REPO/"datasources.lock.json").read_bytes()
     for n in names: assert verify(s, n, full=True).ok
@@ -24,7 +24,7 @@ def test_committed_lock_pins_recipes_not_bytes():
     from bpho_lib.sample import SIMULATOR_VERSION
     lock = json.loads((REPO/"datasources.lock.json").read_text())["sources"]
     sims = {n: e for n, e in lock.items() if "simulated" in e}
-    assert len(sims) == 9 and all("files" not in e and "sha256" not in json.dumps(e) for e in sims.values())
+    assert len(sims) == 10 and all("files" not in e and "sha256" not in json.dumps(e) for e in sims.values())
     assert all(e["simulated"]["recipe"]["simulator"] == SIMULATOR_VERSION for e in sims.values())
 
 def test_changed_declaration_is_refused_against_the_lock(project):
@@ -137,7 +137,8 @@ def test_labelled_sources_pair_images_and_labels(sampled, tmp_path):
     import shutil
     d, _ = sampled
     s = get_settings(project=d)
-    for name, axes, n_min in (("sample_em_labelled", "YX", 40), ("sample_vol_em_labelled", "ZYX", 60)):
+    for name, axes, n_min in (("sample_em_labelled", "YX", 40), ("sample_vol_em_labelled", "ZYX", 60),
+                              ("sample_vol_fluo_labelled", "ZYX", 60)):
         src = load_manifest(s)[name]
         images, labels = sorted(src.folder("images").iterdir()), sorted(src.folder("labels").iterdir())
         assert [p.name.split(".")[0] for p in images] == [p.name.split(".")[0] for p in labels] and images
