@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 DEMO_ROOT ?= demo
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo test test-profiles test-slow check-sync export lock clean-demo bench bench-peer bench-gpu
+.PHONY: help venv demo transfer-seeds test test-profiles test-slow check-sync export lock clean-demo bench bench-peer bench-gpu
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ demo: $(STAMP)  ## the main job on the sample data, under ./demo: sources, datas
 	$(BIN)/bpho --root $(DEMO_ROOT) export $(DEMO_ROOT)/models/101_paired_001_unet -o $(DEMO_ROOT)/exports/101_paired_001_unet --overwrite
 	$(BIN)/bpho --root $(DEMO_ROOT) results
 	@echo "== demo done: sources, datasets, experiments 101, 102, 201, 106, 204, 108, 107 (the synthetic-LR table), 105 and 109 (the same for EM), 301 and 302 (smoke), 203 and 303 (EM carried into ExM style by the CCGAN and a plain CycleGAN, segmenters scored on ExM: results/303_exmtransfer_unet/transfer.json), a predicted movie in $(DEMO_ROOT)/predictions/, 101 as a bioimage.io package in $(DEMO_ROOT)/exports/, results in $(DEMO_ROOT)/results/README.md =="
+
+transfer-seeds: $(STAMP)  ## after make demo: the EM -> ExM transfer table over seeds 0, 1, 2 (seed 0 is the demo's; ~20 min more on 2 cores)
+	$(BIN)/python scripts/transfer_seeds.py --root $(DEMO_ROOT) --seeds 0 1 2
 
 bench: $(STAMP)  ## benchmarks written to BENCHMARKS.md: dataset builds, training step, prediction, CARE peer, 3D segmentation (~15 min on 2 cores, then ~6 for the segmentation bench)
 	@W=$$(mktemp -d -t bpho-bench-XXXXXX); trap 'rm -rf "$$W"' EXIT; set -e; \

@@ -40,6 +40,7 @@ class CycleConfig:
     pool: int = 50                # generated images kept to train the discriminators on (0: none)
     seg_match: bool = False       # the lab's CCGAN: a segmentation head on each generator, matched to A's masks
     seg_weight: float = 1.0       # λ, weight of the heads' BCE terms (seg_match only)
+    seg_layers: int = 1           # 3x3 conv + norm + ReLU layers of each head before its 1x1 output (0: the 1x1 alone)
 
     @classmethod
     def from_dict(cls, d: dict, where: str = "CycleGAN config") -> "CycleConfig":
@@ -48,7 +49,7 @@ class CycleConfig:
         c = cls(**d)
         check_fields(c, where, {"n_blocks": 0, "unet_levels": 1, "ngf": 1, "ndf": 1, "d_layers": 1, "n_ch": 1,
                                 "factor": 1, "lambda_cycle": 0, "lambda_id": 0, "pool": 0,
-                                "seg_weight": 0})
+                                "seg_weight": 0, "seg_layers": 0})
         if c.dims not in (2, 3): raise BphoError(f"{where}: dims must be 2 or 3, found {c.dims!r}")
         if c.gen not in GENERATORS: raise BphoError(f"{where}: gen must be one of {GENERATORS}, found {c.gen!r}")
         if c.gen_ab not in ("", *GENERATORS, "physical"):
@@ -240,16 +241,21 @@ def resize(x: torch.Tensor, k: int, dims: int) -> torch.Tensor:
     return (F.avg_pool2d, F.avg_pool3d)[dims - 2](x, 2 ** -k)
 
 class SegHead(nn.Module):
-    "A 1x1 convolution from a generator's last feature layer to mask logits, its weights stored divided by `SPEED`."
+    "Mask logits from a generator's last feature layer: `seg_layers` 3x3 conv + norm + ReLU of its own, then a 1x1 convolution whose weights are stored divided by `SPEED`."
     SPEED = 10.0  # Adam moves each weight by about lr per step: the logits of a head on `ngf` channels would move
                   # ~lr·ngf/2 per step, too slow to follow the generator; stored smaller, its logits move SPEED times faster
     def __init__(self, cfg: CycleConfig):
         super().__init__()
-        self.conv = _nd(cfg.dims)["conv"](cfg.ngf, 1, 1)
+        L, g = _nd(cfg.dims), cfg.ngf
+        # layers of its own, as the image head of a ResNet generator has its 7x7 convolution: the mask need not be
+        # a linear read-out of the features the image is drawn from (with the 1x1 alone it was, and leaked into it)
+        self.body = nn.Sequential(*[m for _ in range(cfg.seg_layers)
+                                    for m in (L["conv"](g, g, 3, padding=1), L["norm"](g), nn.ReLU(True))])
+        self.conv = L["conv"](g, 1, 1)
         with torch.no_grad():  # the logits start as a plain convolution's
             self.conv.weight /= self.SPEED
             self.conv.bias /= self.SPEED
-    def forward(self, f): return self.conv(f) * self.SPEED
+    def forward(self, f): return self.conv(self.body(f)) * self.SPEED
 
 class CycleGAN(nn.Module):
     "Generators G_AB, G_BA and discriminators D_A, D_B of a CycleGAN; with `seg_match`, the heads S_AB, S_BA."
@@ -328,8 +334,12 @@ def mask_like(mask: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
 
 def balanced_bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     "BCE-with-logits whose objects weigh as much as their background in the batch (rare mitochondria are not ignored)."
-    p = target.float().mean().clamp(0.01, 0.99)
-    return F.binary_cross_entropy_with_logits(logits.float(), target.float(), pos_weight=(1 - p) / p) * 2 * p
+    t = target.float()
+    bce = F.binary_cross_entropy_with_logits(logits.float(), t, reduction="none")
+    # the mean over the objects and the mean over the background, averaged (a class absent from the batch drops out):
+    # ln 2 for an undecided head at every share of objects, so λ weighs the same on every batch
+    means = [(bce * w).sum() / w.sum() for w in (t, 1 - t) if float(w.sum()) > 0]
+    return torch.stack(means).mean()
 
 def seg_terms(out: dict, mask: torch.Tensor) -> dict:
     "The heads' class-balanced BCE against A's mask (`seg_ab`, `seg_rec`) and the A->B head's mask IoU (`seg_iou`)."

@@ -21,7 +21,7 @@ from .datasets import load_tile
 from .datasources import source_record
 from .distributed import barrier, rank, world_size
 from .evaluate import dataset_folder, evaluate, record
-from .learn import SELECT, domain_factor, domain_images, domain_masks, fit_cyclegan, fit_stages, unpaired_dls
+from .learn import DOMAIN_PCT, SELECT, domain_factor, domain_images, domain_masks, fit_cyclegan, fit_stages, unpaired_dls
 from .predict import model_multiple, predict_tiled
 from .store import already_trained, load, load_generator, model_name, save, update_config
 from .tiles import upsample
@@ -161,7 +161,9 @@ def train_cyclegan(settings: Settings, experiment: str, a: dict, b: dict, cfg: C
         raise BphoError(f"domain B's pixels are {f}x domain A's, the configuration's factor is {cfg.factor}: set "
                         f"factor={f}")
     out = settings.models/experiment
-    run = {"learner": "cyclegan", "model": dict(vars(cfg)), "domains": doms, "size": size, "bs": bs, "epochs": epochs,
+    # a vanilla CycleGAN's key leaves out the seg_match fields, as before they existed: its models under a root stay trained
+    arch = {k: v for k, v in vars(cfg).items() if cfg.seg_match or k not in ("seg_match", "seg_weight", "seg_layers")}
+    run = {"learner": "cyclegan", "model": arch, "domains": doms, "size": size, "bs": bs, "epochs": epochs,
            "decay": decay, "n_train": n_train, "n_valid": n_valid, "lr": lr, "beta1": beta1, "seed": seed}
     key = content_key(run)
     done = already_trained(out, key)
@@ -177,7 +179,8 @@ def train_cyclegan(settings: Settings, experiment: str, a: dict, b: dict, cfg: C
     config = {"learner": "cyclegan", "model": dict(vars(cfg)), "experiment": experiment, "notebook": notebook,
               "name": model_name("ccgan" if cfg.seg_match else "cyclegan", data_name or f"{a['source']}-{b['source']}",
                                  cfg.configuration, f"{epochs}E_{decay}DE"),
-              "configuration": cfg.configuration, "domains": doms, "normalisation": {"percentiles": [2, 99.8]},
+              "configuration": cfg.configuration, "domains": doms,
+              "normalisation": {k: {"percentiles": list(d.get("pct", DOMAIN_PCT))} for k, d in (("A", a), ("B", b))},
               "schedule": {k: run[k] for k in ("size", "bs", "epochs", "decay", "n_train", "lr", "beta1")},
               "seed": seed, "history": hist, "train_seconds": round(time.time() - t0, 1), "run": run, "run_key": key}
     if main_process():

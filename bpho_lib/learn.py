@@ -31,7 +31,7 @@ from .tiles import normalize, percentiles
 from .unet import ModelConfig, amp_dtype, build_model, get_loss, psnr, ssim
 
 # %% auto #0
-__all__ = ['SELECT', 'DOMAIN_ROLES', 'decay_groups', 'DecayGroups', 'adamw', 'restoration_learner', 'loader_state',
+__all__ = ['SELECT', 'DOMAIN_ROLES', 'DOMAIN_PCT', 'decay_groups', 'DecayGroups', 'adamw', 'restoration_learner', 'loader_state',
            'set_loader_state', 'read_checkpoint', 'NewCrops', 'field_psnr', 'SelectBest', 'fit_stages', 'UnpairedCrops',
            'unpaired_dls', 'domain_masks', 'domain_images', 'dataset_images', 'domain_factor', 'CycleGANTrainer',
            'CycleCheckpoint', 'cyclegan_learner', 'fit_cyclegan']
@@ -269,9 +269,11 @@ def domain_masks(settings: Settings, source: str, limit: int | None = None) -> l
         out.append((check_labels(read_image(labs[stem]).data, labs[stem], shape) > 0).astype(np.float32))
     return out
 
+DOMAIN_PCT = (2, 99.8)  # the percentiles that scale each image of a CycleGAN domain to [0, 1], unless a domain sets `pct`
+
 def domain_images(settings: Settings, source: str, role: str | None = None, frame_step: int = 1,
                   limit: int | None = None,
-                  pct=(2, 99.8)) -> tuple[list, dict]:
+                  pct=DOMAIN_PCT) -> tuple[list, dict]:
     "Normalised single-channel images (YX) or volumes (ZYX) of a source, and their pixel size in µm."
     src, files = _domain_files(settings, source, role)
     out, px = [], None

@@ -524,7 +524,8 @@ class GeneratorTransfer(StoredGenerator):
             raise BphoError(f"{self.folder}: the generator {direction} changes the pixel size (scale {g['scale']}); "
                             f"a transfer keeps it (expected scale 1)")
         self.dims, self.source_from, self.source_to = g["dims"], g["from"].get("source"), g["to"].get("source")
-        self.pct = list(self._net[1].get("normalisation", {}).get("percentiles", [2, 99.8]))  # as its domains were
+        norm = self._net[1].get("normalisation", {})  # each domain's percentiles (older models: one pair for both)
+        self.pct = list(norm.get(direction[0], norm).get("percentiles", [2, 99.8]))  # as the source domain was
         self.tile = tile if tile is not None else (64 if self.dims == 3 else None)  # None: the whole image at once
         self.overlap = (overlap if overlap is not None else 16) if self.dims == 3 or tile is not None else 0
         if self.tile is not None and not 0 <= self.overlap < self.tile:

@@ -75,3 +75,45 @@ def test_the_table_has_four_rows_scored_on_held_out_exm(em2exm):
     # each transfer-trained segmenter chose its thresholds on its own (translated) training volumes
     cfg = json.loads((d/"data/models/303_exmtransfer_unet/config.json").read_text())
     assert cfg["dataset"]["name"] == "exmtransfer_002" and "thres1" in cfg["thresholds"]
+
+def test_held_out_translates_as_the_dataset_did(em2exm):
+    "303 tunes its thresholds on `held_out(.., 'train')`: the stored training crops must be cut from those translations, not from raw EM."
+    import csv
+    import numpy as np
+    from bpho_lib.config import get_settings
+    from bpho_lib.datasets import image_stem, load_tile
+    from bpho_lib.segment import held_out
+    d, _ = em2exm
+    s = get_settings(project=d)
+    folder = d/"data/datasets/exmtransfer_002"
+    rows = [r for r in csv.DictReader(open(folder/"tiles.csv")) if r["split"] == "train"][:6]
+    em = {stem: img for stem, img, _, _ in held_out(s, "emseg3d_001", "train")}
+    ex = {stem: img for stem, img, _, _ in held_out(s, "exmtransfer_002", "train")}
+    assert set(ex) == set(em) and len(rows) == 6
+    for r in rows:
+        tile = load_tile(folder/r["image"])
+        z, y, x, stem = int(r["z"]), int(r["y"]), int(r["x"]), image_stem(r["source_file"].split("/")[-1])
+        at = np.s_[z:z + tile.shape[0], y:y + tile.shape[1], x:x + tile.shape[2]]
+        np.testing.assert_allclose(ex[stem][at], tile, atol=1e-3, err_msg=f"{r['tile']}: held_out's translation")
+        assert np.abs(em[stem][at] - tile).mean() > 0.05, f"{r['tile']}: the tile is not a translation of the EM crop"
+
+def test_transfer_seeds_reuses_the_demo_seed_and_adds_the_spread(em2exm):
+    "scripts/transfer_seeds.py: seed 0 is the runs above (not retrained), seed 1 a whole new chain; the table gets mean ± sd."
+    import subprocess, sys
+    d, _ = em2exm
+    models = d/"data/models"
+    seed0 = {m: (models/m/"weights.pth").stat().st_mtime_ns for m in ("203_ccgan_em2exm", "303_exmtransfer_unet")}
+    r = subprocess.run([sys.executable, str(REPO/"scripts/transfer_seeds.py"), "--root", "data", "--seeds", "0", "1",
+                        *TINY_GAN, "--seg-set", TINY_SEG[1]], cwd=d, capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    assert {m: (models/m/"weights.pth").stat().st_mtime_ns for m in seed0} == seed0  # reused, not trained again
+    t = json.loads((d/"data/results/303_exmtransfer_unet/transfer.json").read_text())
+    assert t["rows"]["seg_match"]["runs"] == ["303_exmtransfer_unet", "303_exmtransfer_unet_s1"]
+    assert t["rows"]["cyclegan"]["runs"] == ["303_exmtransfer_001_unet", "303_exmtransfer_001_unet_s1"]
+    for row in ROWS:
+        assert len(t["rows"][row]["runs"]) == 2 and t["rows"][row]["iou_sd"] >= 0, t["rows"][row]
+    meta = json.loads((d/"data/datasets/exmtransfer_002_s1/dataset.json").read_text())
+    assert meta["params"]["transfer"]["model"] == "203_ccgan_em2exm_s1"  # the seed-1 generator made the seed-1 data
+    assert meta["params"]["transfer"]["weights_sha256"] == hashlib.sha256(
+        (models/"203_ccgan_em2exm_s1/weights.pth").read_bytes()).hexdigest()
+    assert "± " in r.stdout  # the printed table shows the spread
