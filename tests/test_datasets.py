@@ -84,8 +84,11 @@ def test_deterministic_whatever_the_workers(paired, tmp_path):
 def test_interrupted_build_leaves_nothing(sampled, tmp_path):
     d, _ = sampled
     link_sources(d, tmp_path, "sample_pairs_mito")
+    # Ctrl-C as at a terminal: a test runner started in the background (`cmd &` without job control) ignores SIGINT,
+    # and a child inherits that, so Python would install no KeyboardInterrupt handler; give it the default back
     p = subprocess.Popen([sys.executable, str(REPO/"scripts/dataset/paired_001.py"), "--source", "sample_pairs_mito",
-                          "--workers", "1", "--root", str(tmp_path)], cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                          "--workers", "1", "--root", str(tmp_path)], cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120  # wait until tiles are being written, then Ctrl-C
     while time.time() < deadline and not any((tmp_path/"datasets").rglob("*.tif")): time.sleep(0.2)
     assert any((tmp_path/"datasets").rglob("*.tif")), "the build never started writing"
