@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_ROOT ?= demo
+PEER_WORK ?= bench/.peer-work
 
 .DEFAULT_GOAL := help
 .PHONY: help venv demo transfer-seeds test test-profiles test-slow check-sync export lock clean-demo bench bench-peer bench-gpu
@@ -76,9 +77,8 @@ bench: $(STAMP)  ## benchmarks written to BENCHMARKS.md: dataset builds, trainin
 	time $(BIN)/python bench/segment.py --work "$$W" --out BENCHMARKS.md; \
 	echo "== bench done: BENCHMARKS.md =="
 
-bench-peer: $(STAMP)  ## bpho vs CARE (CAREamics) at 2, 5 and 20 min of training, 3 seeds each, into BENCHMARKS.md (budgets alone: 2.7 h)
-	@W=$$(mktemp -d -t bpho-bench-XXXXXX); trap 'rm -rf "$$W"' EXIT; set -e; \
-	time $(BIN)/python bench/peer_budgets.py --work "$$W" --out BENCHMARKS.md
+bench-peer: $(STAMP)  ## bpho vs CARE (CAREamics) at 2, 5 and 20 min of training, 3 seeds each, into BENCHMARKS.md (budgets alone: 2.7 h; rows kept in bench/.peer-work (PEER_WORK), so PEER_ARGS="--budgets 120 300" then a plain run measures it in parts)
+	time $(BIN)/python bench/peer_budgets.py --work $(PEER_WORK) --out BENCHMARKS.md $(PEER_ARGS)
 
 bench-gpu: $(STAMP)  ## on a CUDA machine: batch sizes, samples/s, peak memory, prediction MPix/s, into BENCHMARKS.md
 	bench/gpu.sh

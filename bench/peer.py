@@ -58,7 +58,7 @@ def main():
 def run(work: Path, budget, sets=()) -> str:
     proj = paired_project(work); root = proj/"data"; load0 = load()
     folder = root/"datasets/paired_001"
-    # bpho: experiment 101 exactly as `make demo` runs it (smoke: plain UNet, 6 epochs of 128 px tiles, batch 8)
+    # bpho: experiment 101 exactly as `make demo` runs it (its SMOKE: plain UNet, 30 epochs of 128 px crops, batch 8)
     import resource
     cpu0 = (lambda u: u.ru_utime + u.ru_stime)(resource.getrusage(resource.RUSAGE_CHILDREN))
     t = time.perf_counter()
@@ -101,14 +101,14 @@ def run(work: Path, budget, sets=()) -> str:
             res["care"] = scores(np.load(d/"pred_test.npy"), hr)
     f = lambda k, s: f"{res[k]['psnr']:.2f} | {res[k]['psnr'] - res['bicubic']['psnr']:+.2f} | {res[k]['psnr_fg']:.2f} | {res[k]['ssim']:.3f} | {s}"
     lines += [f"Measured {datetime.date.today()} on {os.cpu_count()} CPU cores, load average {load0} -> {load()}. Data: paired_001 built from the sample pairs; both train on its "
-              f"{n_train} training tiles of 128 px (HR), validate on its 128 px valid tiles, and are scored on its {len(hr)} held-out "
+              f"{n_train} training tiles of 128 px (HR){' (bpho: as many crops per epoch, drawn anew from the fields these tiles were cut from)' if stages[0].get('sampling') == 'fields' else ''}, validate on its 128 px valid tiles, and are scored on its {len(hr)} held-out "
               f"512 px tiles (the 2 held-out fields) by the same code, bpho_lib.metrics.image_metrics (CARE-style: percentile-normalised "
               f"target, affinely fitted prediction; PSNR in dB, `fg` on the foreground). The budget is bpho's training time; "
               f"CAREamics gets it as Lightning's `max_time`.", "",
               "| method | input | PSNR | vs bicubic | PSNR fg | SSIM | training (s) |", "|---|---|---|---|---|---|---|",
               f"| bicubic | LR | {f('bicubic', '-')} |",
               f"| bpho 101 smoke: {net}, {conf['loss'].upper()}, AdamW (fused, decoupled wd {conf['wd']:g}), one-cycle to lr {stages[0]['lr']:g}, {stages[0]['epochs']} epochs, "
-              f"batch {stages[0]['bs']}, dihedral flips ({bpho_samples} samples; torch {torch.__version__}) | {feed} | {f('bpho', f'{bpho_train:.0f}')} |"]
+              f"batch {stages[0]['bs']}, {'crops drawn anew each epoch from the training fields, ' if stages[0].get('sampling') == 'fields' else ''}dihedral flips ({bpho_samples} samples; torch {torch.__version__}) | {feed} | {f('bpho', f'{bpho_train:.0f}')} |"]
     if care:
         m = care["model"]
         lines.append(f"| CARE, CAREamics {care['careamics']}: UNet depth {m.get('depth')}, {m.get('num_channels_init')} ch, L1, Adam, "

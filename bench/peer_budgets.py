@@ -6,13 +6,18 @@ tiles). Writes mean and spread over the seeds, samples seen, and whether the goa
     python bench/peer_budgets.py [--work DIR] [--budgets 120 300 1200] [--seeds 0 1 2] [--set NAME=VALUE ...]
                                  [--no-care] [--out BENCHMARKS.md]
 
+Every run's row is kept in DIR/peer_rows/ (with when it was measured and the load average): the same command again
+with the same --work reuses them, so the budgets can be measured in parts (e.g. `--budgets 120 300`, later
+`--budgets 1200`) and the whole table written by a last run that measures nothing new; the table says how many rows
+were kept and over which dates they were measured.
+
 The budget is bpho's training time (`train_seconds` in config.json, i.e. `fit_stages`, validation included): a
 3-epoch run measures the seconds per epoch, each budget gets round(budget / that) epochs of 101's smoke stage, and
 CAREamics gets what each bpho run actually took as Lightning's `max_time`. `--set` goes to every bpho run (e.g. a
 stage with "sampling": "fields", or SELECT='best'). About 2 x sum(budgets) x seeds of wall-clock time in all (2.7 h
 with the defaults on 2 cores): `make bench-peer`.
 """
-import argparse, datetime, json, os, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, datetime, hashlib, json, os, shutil, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BIN, REPO, load, paired_project, smoke_model, write_section
@@ -62,6 +67,18 @@ def care_run(py, work: Path, folder: Path, seed: int, budget: float) -> dict:
     return {**scores(np.load(d/"pred_test.npy"), hr), "train_seconds": care["train_seconds"], "epochs": care["epochs"],
             "samples": care["samples"], "careamics": care["careamics"]}
 
+def kept(path: Path, make) -> dict:
+    """A row measured once: read from `path` when an earlier run of this command (same --work) measured it, else made
+    now and written there with the time and load it was measured at. So the budgets can be run in parts."""
+    if path.is_file(): return {**json.loads(path.read_text()), "reused": True}
+    t0 = load()
+    r = {**make(), "measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "load": f"{t0} -> {load()}"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(r))
+    tmp.replace(path)
+    return r
+
 def span(seconds: float) -> str: return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 def ms(rows: list, k: str, fmt: str = "{:.2f}") -> str:
@@ -84,15 +101,19 @@ def main():
         folder = proj/"data/datasets/paired_001"
         py, why = (None, "--no-care") if a.no_care else peer_python()
         stage = smoke_stage()
-        probe = bpho_run(proj, "101_probe", 0, {**stage, "epochs": 3}, a.set)
+        tag = "_" + hashlib.sha256(json.dumps(a.set).encode()).hexdigest()[:8] if a.set else ""  # other --set, other runs
+        rows = work/"peer_rows"
+        probe = kept(rows/f"probe{tag}.json", lambda: bpho_run(proj, f"101_probe{tag}", 0, {**stage, "epochs": 3}, a.set))
         per_epoch = probe["train_seconds"] / 3
-        print(f"{per_epoch:.2f} s per epoch (3-epoch probe)", flush=True)
+        print(f"{per_epoch:.2f} s per epoch (3-epoch probe{', kept from ' + probe['measured'] if probe.get('reused') else ''})", flush=True)
         res = {}
         for b in a.budgets:
             n = max(1, round(b / per_epoch))
             for seed in a.seeds:
-                r = {"bpho": bpho_run(proj, f"101_b{int(b)}_s{seed}", seed, {**stage, "epochs": n}, a.set)}
-                if py: r["care"] = care_run(py, work, folder, seed, r["bpho"]["train_seconds"])
+                r = {"bpho": kept(rows/f"bpho_b{int(b)}_s{seed}{tag}.json",
+                                  lambda: bpho_run(proj, f"101_b{int(b)}_s{seed}{tag}", seed, {**stage, "epochs": n}, a.set))}
+                if py: r["care"] = kept(rows/f"care_b{int(b)}_s{seed}{tag}.json",
+                                        lambda: care_run(py, work, folder, seed, r["bpho"]["train_seconds"]))
                 res.setdefault(b, []).append(r)
                 print(f"budget {b:.0f} s, seed {seed}: " + ", ".join(f"{k} {v['psnr']:.2f} dB (fg {v['psnr_fg']:.2f}) in {v['train_seconds']:.0f} s"
                                                                    for k, v in r.items()), flush=True)
@@ -100,9 +121,14 @@ def main():
     finally:
         if not a.work: shutil.rmtree(work, ignore_errors=True)
     net = smoke_model()
+    every = [probe] + [x for rs in res.values() for r in rs for x in r.values()]
+    when = sorted(x["measured"] for x in every)
+    reused = sum(bool(x.get("reused")) for x in every)
     lines = [f"## {TITLE}", "",
-             f"Measured {datetime.date.today()} on {os.cpu_count()} CPU cores, load average {load0} -> {load()}, "
-             f"{(time.perf_counter() - t_all) / 60:.0f} min in all. Data and scoring as in the section above (paired_001 from the "
+             f"Measured {when[0][:16]} to {when[-1][:16]} UTC on {os.cpu_count()} CPU cores (each row's load average in "
+             f"{work/'peer_rows'}), {(time.perf_counter() - t_all) / 60:.0f} min in this run"
+             + (f", {reused} of its {len(every)} runs (the probe included) kept from earlier runs of this command in the "
+                f"same --work" if reused else "") + f"; load average {load0} -> {load()}. Data and scoring as in the section above (paired_001 from the "
              f"sample pairs; the 6 held-out 512 px tiles; CARE-style metrics; bicubic {bic['psnr']:.2f} dB, fg {bic['psnr_fg']:.2f}). "
              f"bpho: experiment 101's smoke network (plain UNet, {net['base']} ch, {net['levels']} levels, on the LR grid), its "
              f"smoke stage ({stage['size']} px, batch {stage['bs']}, lr {stage['lr']:g}) for round(budget / {per_epoch:.2f} s) epochs"

@@ -70,22 +70,32 @@ class Dihedral:
 
 # %% ../nbs/08_data.ipynb #17b615ab
 class FieldCrops(torch.utils.data.Dataset):
-    "Paired LR/HR crops of HR side `size`, `n` per epoch, drawn anew each epoch (set `epoch`) from a dataset's stored training fields."
-    def __init__(self, folder, size: int, n: int, seed: int = 0):
+    """Paired LR/HR crops of HR side `size`, `n` per epoch, drawn anew each epoch (set `epoch`) from a dataset's stored
+    training fields. A synthetic dataset's fields hold HR only: `degrade(hr_crop, rng)` makes each crop's LR, with a
+    generator seeded by (seed, epoch, index), so every epoch sees new noise too."""
+    def __init__(self, folder, size: int, n: int, seed: int = 0, degrade=None):
         self.folder, info = Path(folder), dataset_info(folder)
         p = info["params"]
         stems = sorted(s for s, f in info["files"].items() if f.get("split") == "train" and "field" in f)
         if not stems:
             raise BphoError(f"{self.folder}: no stored training fields; crops drawn each epoch need a dataset built with "
-                            f"fields=True in its script's PARAMS (a paired dataset)")
+                            f"fields=True in its script's PARAMS (a paired or synthetic dataset)")
         self.size, self.n, self.seed, self.scale, self.fg_rel = size, n, seed, int(p["scale"]), float(p.get("fg_rel", 1.0))
         if size % self.scale: raise BphoError(f"crops of {size} px are not a multiple of the scale {self.scale}")
-        self.stems, self.fields = stems, []
+        with_lr = {"lr" in info["files"][st]["field"] for st in stems}
+        if with_lr == {False} and degrade is None:
+            raise BphoError(f"{self.folder}: its training fields are HR only (a synthetic dataset): crops drawn each epoch "
+                            f"need the dataset's degradation (degrade=) to make their LR")
+        if with_lr == {True} and degrade is not None:
+            raise BphoError(f"{self.folder}: its training fields have their own LR (a paired dataset); degrade= is for "
+                            f"synthetic datasets, whose fields are HR only")
+        self.degrade, self.stems, self.fields = degrade, stems, []
         for st in stems:
             f = info["files"][st]["field"]
             mask = np.load(self.folder/f["mask"])
-            self.fields.append((load_tile(self.folder/f["lr"]).astype(np.float32), load_tile(self.folder/f["hr"]).astype(np.float32),
-                                (mask >> 1 & 1).astype(bool), (mask & 1).astype(bool)))
+            lr = load_tile(self.folder/f["lr"]).astype(np.float32) if degrade is None else None
+            self.fields.append((lr, load_tile(self.folder/f["hr"]).astype(np.float32), (mask >> 1 & 1).astype(bool),
+                                (mask & 1).astype(bool)))
         self._epoch = None
         self.epoch = 0
     @property
@@ -106,8 +116,10 @@ class FieldCrops(torch.utils.data.Dataset):
         f, y, x = self.pos[i]
         lr, hr, _, _ = self.fields[f]
         s, z = self.scale, self.size
-        t = lambda a: torch.from_numpy(np.ascontiguousarray(a))[None]
-        return t(lr[y // s:(y + z) // s, x // s:(x + z) // s]), t(hr[y:y + z, x:x + z])
+        t = lambda a: torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))[None]
+        h = hr[y:y + z, x:x + z]
+        if self.degrade is None: return t(lr[y // s:(y + z) // s, x // s:(x + z) // s]), t(h)
+        return t(self.degrade(h, np.random.default_rng([self.seed, self._epoch, i]))), t(h)
     @property
     def n_in(self) -> int: return 1
 
@@ -135,16 +147,18 @@ def default_workers(device) -> int:
 SAMPLING = ("tiles", "fields")
 
 def tile_dls(folder, size: int, bs: int, x_role: str = "lr", y_role: str = "hr", seed: int = 0, device=None,
-             augment: bool = True, workers: int | None = None, dims: int = 2, sampling: str = "tiles") -> DataLoaders:
+             augment: bool = True, workers: int | None = None, dims: int = 2, sampling: str = "tiles",
+             degrade=None) -> DataLoaders:
     """fastai DataLoaders of a dataset's train and valid tiles of one size (workers and pinned memory on CUDA); `dims` 3
-    for volumes; `sampling="fields"`: training crops drawn anew each epoch from the stored training fields (`FieldCrops`)."""
+    for volumes; `sampling="fields"`: training crops drawn anew each epoch from the stored training fields (`FieldCrops`;
+    `degrade`, a synthetic dataset's degradation, makes their LR)."""
     if sampling not in SAMPLING: raise BphoError(f"sampling must be one of {SAMPLING}, found {sampling!r}")
     if sampling == "fields":
         if (x_role, y_role, dims) != ("lr", "hr", 2):
             raise BphoError(f"{folder}: crops drawn each epoch are LR/HR pairs in 2D; found roles {x_role}/{y_role}, {dims}D")
         n = sum(1 for r in read_tiles_table(folder) if r["split"] == "train" and int(r["size"]) == size)
         if not n: TileDataset(folder, "train", size, x_role, y_role, dims)  # says which sizes there are
-        tr = FieldCrops(folder, size, n, seed)
+        tr = FieldCrops(folder, size, n, seed, degrade)
     else: tr = TileDataset(folder, "train", size, x_role, y_role, dims)
     va = TileDataset(folder, "valid", size, x_role, y_role, dims)
     if device is None: device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -116,12 +116,13 @@ def _sizes(p: dict, shape=None) -> list:
     return [(z, max(1, round(n * f))) for z, n in zip(p["sizes"], p[key])]
 
 # %% ../nbs/07_datasets.ipynb #0c20f633
-def save_field(root: Path, stem: str, lr: np.ndarray, hr: np.ndarray, fg: np.ndarray, valid: np.ndarray,
+def save_field(root: Path, stem: str, lr: np.ndarray | None, hr: np.ndarray, fg: np.ndarray, valid: np.ndarray,
                folder: str = "fields") -> dict:
-    "Store a registered, normalised field whole (LR, HR; a mask: bit 0 valid, bit 1 foreground) under `folder`; relative paths."
+    """Store a normalised field whole (LR, HR; a mask: bit 0 valid, bit 1 foreground) under `folder`; relative paths.
+    `lr=None` (a synthetic dataset's training field) stores no LR: training degrades the HR crops anew each epoch."""
     mask = valid.astype(np.uint8) | (fg.astype(np.uint8) << 1)
-    rel = {"lr": save_tile(root, f"{folder}/{stem}/lr", lr), "hr": save_tile(root, f"{folder}/{stem}/hr", hr),
-           "mask": f"{folder}/{stem}/mask.npy"}
+    rel = {**({"lr": save_tile(root, f"{folder}/{stem}/lr", lr)} if lr is not None else {}),
+           "hr": save_tile(root, f"{folder}/{stem}/hr", hr), "mask": f"{folder}/{stem}/mask.npy"}
     np.save(root/rel["mask"], mask)
     return rel
 
@@ -194,10 +195,14 @@ def _synth_tiles(item: dict, p: dict, out: Path, rng, degrade) -> dict:
         pos, rej = sample_positions(fg, valid, size, n, rng, p["fg_rel"], step=s)
         info["rejected_tiles"] += rej
         rows += _cut(out, item, size, pos, make)
+    if p.get("fields"):  # training fields: HR only, degraded anew each epoch; held-out ones: degraded once, as the tiles
+        if item["split"] == "train": info["field"] = save_field(out, item["stem"], None, hrn, fg, valid)
+        else: info["holdout"] = save_field(out, item["stem"], degrade(hrn, rng), hrn, fg, valid, "holdout")
     return {"rows": rows, "info": info}
 
 def process_synth(item: dict, p: dict, out: Path, rng, degradation: Degradation | None = None) -> dict:
-    "Normalise one HR image and cut HR tiles with their degraded LR (crappifier by default) and its bicubic upsampling."
+    """Normalise one HR image and cut HR tiles with their degraded LR (crappifier by default) and its bicubic upsampling;
+    with `fields=True` keep the normalised HR field whole too (training: `fields/`, HR only; held-out: `holdout/`)."""
     return _synth_tiles(item, p, out, rng, degradation or _crappifier(p))
 
 # %% ../nbs/07_datasets.ipynb #b18b34d6

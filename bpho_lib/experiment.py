@@ -17,7 +17,7 @@ from .config import (BphoError, Settings, atomic_write_json, content_key, get_se
 from .cyclegan import CycleConfig, CycleGAN
 from .checkpoint import main_process
 from .data import dataset_info, read_tiles_table
-from .datasets import load_tile
+from .datasets import degradation_for, load_tile
 from .datasources import source_record
 from .distributed import barrier, rank, world_size
 from .evaluate import dataset_folder, evaluate, record
@@ -28,9 +28,10 @@ from .tiles import upsample
 from .unet import ModelConfig
 
 # %% auto #0
-__all__ = ['smoke', 'train', 'plot_history', 'show_panel', 'evaluate_and_record', 'summary_line', 'train_cyclegan',
-           'plot_cycle_history', 'show_translation', 'parse_sets', 'echo_cell_output', 'marked_cell', 'parameters',
-           'experiment_name', 'read_experiment', 'notebook_env', 'experiment_lock', 'run_notebook', 'train_notebook']
+__all__ = ['smoke', 'fresh_degradation', 'train', 'plot_history', 'show_panel', 'evaluate_and_record', 'summary_line',
+           'train_cyclegan', 'plot_cycle_history', 'show_translation', 'parse_sets', 'echo_cell_output', 'marked_cell',
+           'parameters', 'experiment_name', 'read_experiment', 'notebook_env', 'experiment_lock', 'run_notebook',
+           'train_notebook']
 
 # %% ../nbs/18_experiment.ipynb #2da03c4a
 def smoke() -> bool:
@@ -38,38 +39,62 @@ def smoke() -> bool:
     return os.environ.get("BPHO_SMOKE", "").lower() in ("1", "true", "yes")
 
 # %% ../nbs/18_experiment.ipynb #2f2973fa
+def fresh_degradation(settings: Settings, info: dict, stages: list):
+    "The degradation that makes a synthetic dataset's LR anew each epoch, when a stage samples its fields; else None."
+    if info["builder"] != "synth" or not any(st.get("sampling") == "fields" for st in stages): return None
+    if "crappifier" not in info["params"]:
+        raise BphoError(f"dataset {info['name']}: crops degraded anew each epoch are made with a crappifier; this dataset's "
+                        f"degradation is {info['params'].get('degradation', {}).get('kind')!r}: train on its tiles "
+                        f"(no sampling='fields')")
+    return degradation_for(settings, info["params"], next(iter(info["sources"])))
+
 def train(settings: Settings, experiment: str, dataset: str, cfg: ModelConfig, stages: list, loss: str = "mse",
-          wd: float = 1e-3, seed: int = 0, roles=("lr", "hr"), notebook: str = "", log=print, select: str = "last") -> tuple:
+          wd: float = 1e-3, seed: int = 0, roles=("lr", "hr"), notebook: str = "", log=print, select: str = "last",
+          patience: int | None = None) -> tuple:
     """Train `cfg` on `dataset` through `stages`; save it to models/<experiment>/; return (model, history, config).
-    `select="best"` keeps the epoch with the best PSNR on the dataset's whole held-out fields (the last one in last.pth)."""
+    `select="best"` keeps the epoch with the best PSNR on the dataset's whole held-out fields (the last one in last.pth);
+    `patience` then stops training after that many epochs without a better one. A stage with `sampling="fields"` draws
+    its crops anew each epoch (a synthetic dataset's LR too, by its own crappifier)."""
     if select not in SELECT: raise BphoError(f"select must be one of {SELECT}, found {select!r}")
     folder = dataset_folder(settings, dataset)
     info, out = dataset_info(folder), settings.models/experiment
+    degrade = fresh_degradation(settings, info, stages)
     run = {"learner": "unet", "model": dict(vars(cfg)), "dataset": info["fingerprint"], "roles": list(roles),
            "stages": stages, "loss": loss, "wd": wd, "seed": seed, "optimizer": "adamw",
-           **({"select": select} if select != "last" else {})}  # (runs from before selection keep their keys)
+           **({"select": select} if select != "last" else {}),  # (runs from before selection keep their keys)
+           **({"patience": patience} if patience is not None else {})}
     key = content_key(run)
     done = already_trained(out, key)
     if done:
         log(f"{experiment}: already trained with this configuration on this dataset ({out}); delete it to train again")
         return load(out)[0], done["history"], done
     t0 = time.time()
-    model, hist = fit_stages(cfg, folder, stages, out, key, loss, wd, seed, roles, log=log, select=select)
+    model, hist = fit_stages(cfg, folder, stages, out, key, loss, wd, seed, roles, log=log, select=select,
+                             patience=patience, degrade=degrade)
     epochs = sum(s["epochs"] for s in stages)
     selection = {"select": "last", "epoch": len(hist)}
     if select == "best":
         b = max(range(len(hist)), key=lambda i: hist[i]["field_psnr"])
         selection = {"select": "best", "metric": "field_psnr: CARE-style PSNR on the whole held-out fields",
                      "epoch": b + 1, "stage": hist[b]["stage"] + 1, "field_psnr": hist[b]["field_psnr"],
-                     "last_field_psnr": hist[-1]["field_psnr"], "last_weights": "last.pth"}
+                     "last_field_psnr": hist[-1]["field_psnr"], "last_weights": "last.pth",
+                     "patience": patience, "epochs_run": len(hist), "epochs_planned": epochs,
+                     "stopped_early": len(hist) < epochs}
         log(f"{experiment}: kept epoch {b + 1} of {len(hist)} (PSNR {hist[b]['field_psnr']:.2f} dB on the whole held-out "
-            f"fields; the last epoch's {hist[-1]['field_psnr']:.2f} dB, its weights in last.pth)")
+            f"fields; the last epoch's {hist[-1]['field_psnr']:.2f} dB, its weights in last.pth)"
+            + (f"; stopped early, {epochs} planned (patience {patience})" if len(hist) < epochs else ""))
+    fresh = [i + 1 for i, st in enumerate(stages) if st.get("sampling") == "fields"]
+    sampling = {"stages": fresh, "fields": sorted(k for k, f in info["files"].items() if "field" in f),
+                "seeds": [seed + i - 1 for i in fresh], "rule": "crops per epoch as the stage size's training tiles, "
+                "generator seeded by (seed, epoch); a synthetic LR by (seed, epoch, crop)",
+                "degradation": degrade.record() if degrade else None} if fresh else None
     config = {"learner": "unet", "model": dict(vars(cfg)), "experiment": experiment, "notebook": notebook,
               "name": model_name("unet" if cfg.arch != "plain" else "plainunet", dataset, loss, f"{epochs}E"),
               "dataset": {"name": dataset, "fingerprint": info["fingerprint"], "sources": info["sources"]},
               "roles": {"x": roles[0], "y": roles[1]},
               "normalisation": {"percentiles": info["params"].get("percentiles", [2, 99.8])},
               "schedule": stages, "loss": loss, "wd": wd, "seed": seed, "optimizer": "adamw", "selection": selection,
+              **({"sampling": sampling} if sampling else {}),
               "history": hist, "train_seconds": round(time.time() - t0, 1), "run": run, "run_key": key}
     if main_process():  # in a data-parallel run, every rank holds the same model: rank 0 writes it
         save(out, model, config)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import fastai.callback.channelslast  # noqa: F401  (adds Learner.to_channelslast)
-from fastai.callback.core import Callback
+from fastai.callback.core import Callback, CancelFitException
 from fastai.callback.schedule import ParamScheduler, SchedLin, SchedNo, combine_scheds  # also Learner.fit_one_cycle
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
@@ -32,9 +32,9 @@ from .unet import ModelConfig, amp_dtype, build_model, get_loss, psnr, ssim
 
 # %% auto #0
 __all__ = ['SELECT', 'DOMAIN_ROLES', 'DOMAIN_PCT', 'decay_groups', 'DecayGroups', 'adamw', 'restoration_learner', 'loader_state',
-           'set_loader_state', 'read_checkpoint', 'NewCrops', 'field_psnr', 'SelectBest', 'fit_stages', 'UnpairedCrops',
-           'unpaired_dls', 'domain_masks', 'domain_images', 'dataset_images', 'domain_factor', 'CycleGANTrainer',
-           'CycleCheckpoint', 'cyclegan_learner', 'fit_cyclegan']
+           'set_loader_state', 'read_checkpoint', 'NewCrops', 'field_psnr', 'SelectBest', 'epochs_since_best',
+           'StopEarly', 'fit_stages', 'UnpairedCrops', 'unpaired_dls', 'domain_masks', 'domain_images',
+           'dataset_images', 'domain_factor', 'CycleGANTrainer', 'CycleCheckpoint', 'cyclegan_learner', 'fit_cyclegan']
 
 # %% ../nbs/13_learn.ipynb #e6c968e2
 def decay_groups(model: torch.nn.Module) -> list:
@@ -125,19 +125,37 @@ class SelectBest(Callback):
             self.best = v
             if main_process(): atomic_torch_save(self.learn.model.state_dict(), self.path)
 
+def epochs_since_best(hist: list) -> int:
+    "Epochs run since the best `field_psnr` of the history (the first of equals, as `SelectBest` keeps it)."
+    v = [h["field_psnr"] for h in hist if "field_psnr" in h]
+    return len(v) - 1 - int(np.argmax(v)) if v else 0
+
+class StopEarly(Callback):
+    "Stop the fit once `patience` epochs have passed without a better `field_psnr` (after the epoch is checkpointed)."
+    order = EpochCheckpoint.order + 1
+    def __init__(self, hist: list, patience: int): self.hist, self.patience = hist, patience
+    def after_epoch(self):
+        if epochs_since_best(self.hist) >= self.patience: raise CancelFitException
+
 SELECT = ("last", "best")
 
 def fit_stages(cfg: ModelConfig, dataset, stages: list, folder, key: str, loss: str = "mse", wd: float = 1e-3,
                seed: int = 0, roles=("lr", "hr"), log=print, build=build_model, learner=None,
-               dims: int = 2, select: str = "last") -> tuple[torch.nn.Module, list]:
+               dims: int = 2, select: str = "last", patience: int | None = None, degrade=None) -> tuple[torch.nn.Module, list]:
     """Train through `stages` [{size, bs, epochs, lr[, sampling]}], checkpointing each epoch in `folder`; resumes if
-    interrupted. `sampling="fields"` in a stage draws its training crops anew each epoch (`data.FieldCrops`).
+    interrupted. `sampling="fields"` in a stage draws its training crops anew each epoch (`data.FieldCrops`; `degrade`,
+    a synthetic dataset's degradation, makes their LR).
     `select="best"`: each epoch is scored on the dataset's whole held-out fields (`field_psnr` in the history) and the
-    best epoch's weights are returned; the last epoch's stay in `folder`/last.pth.
+    best epoch's weights are returned; the last epoch's stay in `folder`/last.pth. `patience`: with `select="best"`,
+    training stops (every later stage too) after that many epochs without a better `field_psnr`.
     Another learner kind gives its network's `build(cfg)` and `learner(dls, cfg, loss, wd, path, model=)`."""
     if select not in SELECT: raise BphoError(f"select must be one of {SELECT}, found {select!r}")
     if select == "best" and (learner is not None or tuple(roles) != ("lr", "hr")):
         raise BphoError("select='best' scores LR -> HR restoration on whole held-out fields; this learner has no such fields")
+    if patience is not None:
+        if select != "best": raise BphoError("patience (early stopping) watches the PSNR on the held-out fields: it needs select='best'")
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+            raise BphoError(f"patience must be a whole number of epochs, at least 1, found {patience!r}")
     fields = holdout_fields(dataset) if select == "best" else None
     folder = Path(folder)
     ckpt = folder/"checkpoint.pth"
@@ -147,11 +165,12 @@ def fit_stages(cfg: ModelConfig, dataset, stages: list, folder, key: str, loss: 
     model, hist = build(cfg), (state["history"] if state else [])
     if state: model.load_state_dict(state["model"])
     for i, st in enumerate(stages):
+        if patience and epochs_since_best(hist) >= patience: break  # stopped early (before an interruption, too)
         done = 0
         if state: done = st["epochs"] if i < state["stage"] else state["epoch"] if i == state["stage"] else 0
         if done >= st["epochs"]: continue
         sampling = st.get("sampling", "tiles")
-        dls = tile_dls(dataset, st["size"], st["bs"], *roles, seed=seed + i, dims=dims, sampling=sampling)
+        dls = tile_dls(dataset, st["size"], st["bs"], *roles, seed=seed + i, dims=dims, sampling=sampling, degrade=degrade)
         learn = (learner or restoration_learner)(dls, cfg, loss, wd, folder, model=model.to(dls.device))
         train_dl = dls.train  # (under torchrun: the sharded loader, which a DistributedDL wraps during the fit)
         learn.create_opt()
@@ -163,6 +182,7 @@ def fit_stages(cfg: ModelConfig, dataset, stages: list, folder, key: str, loss: 
         if fields:
             best = max((h["field_psnr"] for h in hist if "field_psnr" in h), default=-np.inf)  # on resume: the best so far
             cbs.append(SelectBest(fields, cfg.scale, cfg.lr_multiple(), folder/"best.pth", best, done))
+        if patience: cbs.append(StopEarly(hist, patience))
         learn.fit_one_cycle(st["epochs"], st["lr"], start_epoch=done, cbs=cbs)
         model = learn.model
     model = model.cpu().eval()

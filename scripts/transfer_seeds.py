@@ -21,7 +21,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SCORE_ON = "exmseg3d_001"
-# row -> (the 203 configuration that makes its training data, its transfer dataset, its segmenter); None: no CycleGAN
+# row -> (the 203 configuration, its model, the transfer dataset it makes, the segmenter trained on that); the
+# em_direct and exm_oracle rows need no CycleGAN and are trained in main
 CHAINS = {"cyclegan": ("vanilla", "203_ccgan_em2exm_vanilla", "exmtransfer_001", "303_exmtransfer_001_unet"),
           "seg_match": ("seg_match", "203_ccgan_em2exm", "exmtransfer_002", "303_exmtransfer_unet")}
 
@@ -47,15 +48,15 @@ def main():
     ap.add_argument("--seg-set", action="append", default=[], metavar="NAME=VALUE",
                     help="an override of the segmenters' parameters (302 and 303)")
     a = ap.parse_args()
+    if len(set(a.seeds)) != len(a.seeds) or min(a.seeds) < 0:
+        raise SystemExit(f"--seeds {' '.join(map(str, a.seeds))}: expected different seeds, none negative")
     for opt, sets in (("--set", a.set), ("--seg-set", a.seg_set)):
         bad = [s for s in sets if "=" not in s or s.split("=")[0] in ("SEED", "EXPERIMENT", "CONFIGURATION", "DATASET", "TABLE")]
         if bad: raise SystemExit(f"{opt} {bad}: expected NAME=VALUE (SEED, EXPERIMENT, CONFIGURATION, DATASET and TABLE are set here)")
     import warnings
     warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated", category=FutureWarning)  # fastai's import
     import bpho_lib.predict  # noqa: F401  (registers the degradation kind "transfer")
-    from bpho_lib.config import get_settings
-    from bpho_lib.datasets import build_dataset
-    from bpho_lib.segment import transfer_markdown, transfer_table
+    from bpho_lib.config import BphoError, get_settings
     root = Path(a.root).resolve()
     S = get_settings(root=root)
     bpho = [BIN/"bpho", "--root", root]
@@ -64,6 +65,13 @@ def main():
     exp = lambda nb, name, seed, *sets: run([*bpho, "experiment", REPO/"nbs"/f"{nb}.ipynb", "--smoke", "--quiet",
                                              "--set", f"SEED={seed}", "--set", f"EXPERIMENT={name}",
                                              *[x for s in sets for x in ("--set", s)]])
+    try: table_over_seeds(a, S, exp)
+    except BphoError as e: raise SystemExit(f"transfer_seeds: error: {e}") from None
+
+def table_over_seeds(a, S, exp):
+    "Train (or find) every row's runs for each seed of `a.seeds`, then write and print the table."
+    from bpho_lib.datasets import build_dataset
+    from bpho_lib.segment import transfer_markdown, transfer_table
     rows = {k: [] for k in ("em_direct", "cyclegan", "seg_match", "exm_oracle")}
     for seed in a.seeds:
         t = time.time()

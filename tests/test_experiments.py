@@ -13,6 +13,8 @@ NOTEBOOKS = {"101_paired_001_unet": ("paired_001", "sample_pairs_mito"), "102_sy
              "109_emsynth_002_unet": ("emsynth_002", "sample_em")}
 EXTRA = {"synth_002": ("--lr-source", "sample_pairs_mito")}  # its default is the lab's real confocal source
 QUICK = "STAGES=[{'size': 128, 'bs': 8, 'epochs': 1, 'lr': 1e-3}]"  # CI checks the notebooks run; the demo measures quality
+FRESH = {"102_synth_001_unet"}  # trained on crops drawn and crappified anew each epoch from synth_001's fields
+quick = lambda nb: QUICK[:-2] + (", 'sampling': 'fields'}]" if nb in FRESH else "}]")
 
 @pytest.fixture(scope="module")
 def experiments(sampled):
@@ -20,7 +22,7 @@ def experiments(sampled):
     for ds, src in set(NOTEBOOKS.values()):
         r = script(ds, "--source", src, *EXTRA.get(ds, ()), cwd=d)
         assert r.returncode == 0, r.stderr
-    runs = {nb: bpho("experiment", REPO/"nbs"/f"{nb}.ipynb", "--smoke", "--set", QUICK, cwd=d) for nb in NOTEBOOKS}
+    runs = {nb: bpho("experiment", REPO/"nbs"/f"{nb}.ipynb", "--smoke", "--set", quick(nb), cwd=d) for nb in NOTEBOOKS}
     return d, runs
 
 @pytest.mark.parametrize("nb", list(NOTEBOOKS))
@@ -32,7 +34,14 @@ def test_notebook_runs_in_smoke_mode(experiments, nb):
     assert (m/"weights.pth").is_file() and not (m/"checkpoint.pth").exists()
     assert cfg["experiment"] == nb and cfg["dataset"]["name"] == NOTEBOOKS[nb][0]
     assert (cfg["model"]["arch"], cfg["model"]["upsample"], cfg["loss"]) == ("plain", "output", "l1")  # SMOKE's NET, LOSS
-    assert cfg["schedule"] == [{"size": 128, "bs": 8, "epochs": 1, "lr": 1e-3}]  # --set STAGES wins over SMOKE's
+    assert cfg["schedule"] == [{"size": 128, "bs": 8, "epochs": 1, "lr": 1e-3,  # --set STAGES wins over SMOKE's
+                                **({"sampling": "fields"} if nb in FRESH else {})}]
+    if nb in FRESH:  # what was sampled, from which fields, with which seed and degradation
+        info = json.loads((d/"data/datasets"/NOTEBOOKS[nb][0]/"dataset.json").read_text())
+        train = sorted(k for k, f in info["files"].items() if f["split"] == "train")
+        assert cfg["sampling"]["fields"] == train and cfg["sampling"]["seeds"] == [0]
+        assert cfg["sampling"]["degradation"]["name"] == info["params"]["crappifier"] == "pssr_fluo"
+    else: assert "sampling" not in cfg
     assert cfg["learner"] == "unet" and cfg["run_key"] and cfg["run"]["roles"] == list(cfg["roles"].values())
     assert cfg["name"].startswith("plainunet__" + NOTEBOOKS[nb][0] + "__l1__")
     for f in (f"{nb}.ipynb", "metrics.json", "curves.png", "panel.png", "history.json"): assert (r/f).is_file(), f
@@ -181,8 +190,10 @@ def test_select_best_on_whole_held_out_fields(experiments):
     w, last = (torch.load(m/f, weights_only=True) for f in ("weights.pth", "last.pth"))
     same = all(torch.equal(w[k], last[k]) for k in w)
     assert same == (sel["epoch"] == 3)
-    # a dataset that does not keep its held-out fields is refused before anything is trained
-    r = bpho("experiment", REPO/"nbs/101_paired_001_unet.ipynb", "--smoke", "--set", stages, "--set", "SELECT='best'",
-             "--set", "DATASET='synth_001'", "--set", "EXPERIMENT='101_nofields'", cwd=d)
-    assert r.returncode != 0 and "no stored held-out fields" in r.stdout + r.stderr, r.stdout[-2000:] + r.stderr[-2000:]
-    assert not (d/"data/models/101_nofields/weights.pth").exists()
+    # refused before anything is trained: a dataset that does not keep its held-out fields; fresh crops of a synthetic
+    # dataset whose LR comes from a calibrated degradation (only crappifiers are drawn anew)
+    for ds, why in (("emsynth_001", "no stored held-out fields"), ("synth_002", "made with a crappifier")):
+        r = bpho("experiment", REPO/"nbs/101_paired_001_unet.ipynb", "--smoke", "--set", stages, "--set", "SELECT='best'",
+                 "--set", f"DATASET={ds!r}", "--set", f"EXPERIMENT='101_{ds}'", cwd=d)
+        assert r.returncode != 0 and why in r.stdout + r.stderr, r.stdout[-2000:] + r.stderr[-2000:]
+        assert not (d/f"data/models/101_{ds}").exists()

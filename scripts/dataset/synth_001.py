@@ -19,6 +19,7 @@ PARAMS = dict(
     seed=1,                        # tile positions and crappifier noise
     percentiles=[2, 99.8],         # per-image normalisation of the HR before degradation
     fg_rel=1.0,                    # tiles where there is signal, as paired_001
+    fields=True,                   # keep the normalised HR fields whole: training crops drawn and degraded anew each epoch (sampling="fields")
 )
 
 if __name__ == "__main__":
