@@ -11,8 +11,9 @@ with the same --work reuses them, so the budgets can be measured in parts (e.g. 
 `--budgets 1200`) and the whole table written by a last run that measures nothing new; the table says how many rows
 were kept and over which dates they were measured.
 
-The budget is bpho's training time (`train_seconds` in config.json, i.e. `fit_stages`, validation included): a
-3-epoch run measures the seconds per epoch, each budget gets round(budget / that) epochs of 101's smoke stage, and
+The budget is bpho's training time (`train_seconds` in config.json, i.e. `fit_stages`, validation included): runs of
+2 and 8 epochs measure the seconds an epoch adds and the rest, each budget gets round((budget - rest) / per epoch)
+epochs of 101's smoke stage, and
 CAREamics gets what each bpho run actually took as Lightning's `max_time`. `--set` goes to every bpho run (e.g. a
 stage with "sampling": "fields", or SELECT='best'). About 2 x sum(budgets) x seeds of wall-clock time in all (2.7 h
 with the defaults on 2 cores): `make bench-peer`.
@@ -26,11 +27,16 @@ import numpy as np
 
 TITLE = "Peer: CARE (CAREamics) at several training budgets and seeds (`make bench-peer`, bench/peer_budgets.py)"
 NB = REPO/"nbs/101_paired_001_unet.ipynb"
+DEFAULT_BUDGETS = [120, 300, 1200]  # seconds of bpho training: about 2, 5 and 20 min
+
+def parameters_cell() -> str:
+    "The source of 101's parameters cell (its SMOKE configuration among them)."
+    nb = json.loads(NB.read_text())
+    return next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).lstrip().startswith("# parameters"))
 
 def smoke_stage() -> dict:
     "The single stage of 101's SMOKE configuration."
-    nb = json.loads(NB.read_text())
-    src = next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).lstrip().startswith("# parameters"))
+    src = parameters_cell()
     ps = {}; exec(src, ps)
     (st,) = ps["SMOKE"]["STAGES"]
     return st
@@ -39,9 +45,10 @@ def bpho_run(proj: Path, name: str, seed: int, stage: dict, sets) -> dict:
     "Train 101 (smoke network) with `stage`; its config.json, and its scores on the held-out 512 px tiles."
     root = proj/"data"
     if not (root/"models"/name/"config.json").is_file():
-        subprocess.run([BIN/"bpho", "--root", root, "--manifest", proj/"datasources.toml", "experiment", NB, "--smoke", "--quiet",
-                        "--set", f"SEED={seed}", "--set", f"EXPERIMENT={name!r}", "--set", f"STAGES={[stage]!r}",
-                        *[x for s in sets for x in ("--set", s)]], cwd=proj, check=True, capture_output=True)
+        r = subprocess.run([BIN/"bpho", "--root", root, "--manifest", proj/"datasources.toml", "experiment", NB, "--smoke", "--quiet",
+                            "--set", f"SEED={seed}", "--set", f"EXPERIMENT={name!r}", "--set", f"STAGES={[stage]!r}",
+                            *[x for s in sets for x in ("--set", s)]], cwd=proj, capture_output=True, text=True)
+        if r.returncode: raise SystemExit(f"bpho experiment {name} failed:\n{(r.stderr or r.stdout)[-2000:]}")
     from bpho_lib import store
     from bpho_lib.predict import model_multiple, predict_tiled
     folder = root/"datasets/paired_001"
@@ -89,26 +96,31 @@ def ms(rows: list, k: str, fmt: str = "{:.2f}") -> str:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default=None, help="folder shared by the bench scripts (sample pairs, paired_001)")
-    ap.add_argument("--budgets", type=float, nargs="+", default=[120, 300, 1200], help="bpho training seconds (default: %(default)s)")
+    ap.add_argument("--budgets", type=float, nargs="+", default=DEFAULT_BUDGETS, help="bpho training seconds (default: %(default)s)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--set", action="append", default=[], help="passed to every `bpho experiment` run")
     ap.add_argument("--no-care", action="store_true", help="bpho only (no CAREamics venv needed)")
     ap.add_argument("--out", default=None); a = ap.parse_args()
-    work = Path(a.work) if a.work else Path(tempfile.mkdtemp(prefix="bpho-bench-"))
+    work = Path(a.work).resolve() if a.work else Path(tempfile.mkdtemp(prefix="bpho-bench-"))
     t_all, load0 = time.perf_counter(), load()
     try:
         proj = paired_project(work)
         folder = proj/"data/datasets/paired_001"
         py, why = (None, "--no-care") if a.no_care else peer_python()
         stage = smoke_stage()
-        tag = "_" + hashlib.sha256(json.dumps(a.set).encode()).hexdigest()[:8] if a.set else ""  # other --set, other runs
+        # rows are kept per configuration: other --set or another 101 parameters cell, other runs
+        tag = "_" + hashlib.sha256(json.dumps([a.set, parameters_cell()]).encode()).hexdigest()[:8]
         rows = work/"peer_rows"
-        probe = kept(rows/f"probe{tag}.json", lambda: bpho_run(proj, f"101_probe{tag}", 0, {**stage, "epochs": 3}, a.set))
-        per_epoch = probe["train_seconds"] / 3
-        print(f"{per_epoch:.2f} s per epoch (3-epoch probe{', kept from ' + probe['measured'] if probe.get('reused') else ''})", flush=True)
+        # two probes: the seconds an epoch adds, and what a run costs besides its epochs (loaders, fields, learner)
+        probes = [kept(rows/f"probe{k}{tag}.json", lambda: bpho_run(proj, f"101_probe{k}{tag}", 0, {**stage, "epochs": k}, a.set))
+                  for k in (2, 8)]
+        per_epoch = (probes[1]["train_seconds"] - probes[0]["train_seconds"]) / 6
+        fixed = max(0.0, probes[0]["train_seconds"] - 2 * per_epoch)
+        print(f"{per_epoch:.2f} s per epoch, {fixed:.1f} s besides (probes of 2 and 8 epochs"
+              f"{', kept from ' + probes[0]['measured'] if probes[0].get('reused') else ''})", flush=True)
         res = {}
         for b in a.budgets:
-            n = max(1, round(b / per_epoch))
+            n = max(1, round((b - fixed) / per_epoch))
             for seed in a.seeds:
                 r = {"bpho": kept(rows/f"bpho_b{int(b)}_s{seed}{tag}.json",
                                   lambda: bpho_run(proj, f"101_b{int(b)}_s{seed}{tag}", seed, {**stage, "epochs": n}, a.set))}
@@ -121,19 +133,21 @@ def main():
     finally:
         if not a.work: shutil.rmtree(work, ignore_errors=True)
     net = smoke_model()
-    every = [probe] + [x for rs in res.values() for r in rs for x in r.values()]
+    every = probes + [x for rs in res.values() for r in rs for x in r.values()]
     when = sorted(x["measured"] for x in every)
     reused = sum(bool(x.get("reused")) for x in every)
     lines = [f"## {TITLE}", "",
-             f"Measured {when[0][:16]} to {when[-1][:16]} UTC on {os.cpu_count()} CPU cores (each row's load average in "
-             f"{work/'peer_rows'}), {(time.perf_counter() - t_all) / 60:.0f} min in this run"
-             + (f", {reused} of its {len(every)} runs (the probe included) kept from earlier runs of this command in the "
+             f"Measured {when[0][:16]} to {when[-1][:16]} UTC on {os.cpu_count()} CPU cores (each row's time and load average in "
+             f"{a.work or 'the --work folder'}/peer_rows), {(time.perf_counter() - t_all) / 60:.0f} min in this run"
+             + (f", {reused} of its {len(every)} runs (the probes included) kept from earlier runs of this command in the "
                 f"same --work" if reused else "") + f"; load average {load0} -> {load()}. Data and scoring as in the section above (paired_001 from the "
              f"sample pairs; the 6 held-out 512 px tiles; CARE-style metrics; bicubic {bic['psnr']:.2f} dB, fg {bic['psnr_fg']:.2f}). "
              f"bpho: experiment 101's smoke network (plain UNet, {net['base']} ch, {net['levels']} levels, on the LR grid), its "
-             f"smoke stage ({stage['size']} px, batch {stage['bs']}, lr {stage['lr']:g}) for round(budget / {per_epoch:.2f} s) epochs"
+             f"smoke stage ({stage['size']} px, batch {stage['bs']}, lr {stage['lr']:g}) for round((budget - {fixed:.1f} s) / {per_epoch:.2f} s) epochs"
              + (f", with {' '.join(a.set)}" if a.set else "") + ". CARE: CAREamics's defaults given each bpho run's training "
-             f"time. Mean ± standard deviation over seeds {', '.join(map(str, a.seeds))}.", "",
+             f"time, without its early stopping (bench/peer_care.py: the budget ends training, as it ends bpho's)."
+             + ("" if sorted(a.budgets) == sorted(DEFAULT_BUDGETS) else f" Partial: the full table's budgets are "
+                f"{', '.join(span(b) for b in DEFAULT_BUDGETS)}; the others are still to be measured.") + f" Mean ± standard deviation over seeds {', '.join(map(str, a.seeds))}.", "",
              "| budget | bpho epochs | bpho PSNR | bpho fg | bpho SSIM | bpho samples | CARE PSNR | CARE fg | CARE SSIM | CARE samples | bpho − CARE (fg) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for b, rs in res.items():
