@@ -41,9 +41,9 @@ def smoke() -> bool:
 # %% ../nbs/18_experiment.ipynb #2f2973fa
 def fresh_degradation(settings: Settings, info: dict, stages: list):
     "The degradation that makes a synthetic dataset's LR anew each epoch, when a stage samples its fields; else None."
-    if info["builder"] != "synth" or not any(st.get("sampling") == "fields" for st in stages): return None
+    if info.get("builder") != "synth" or not any(st.get("sampling") == "fields" for st in stages): return None
     if "crappifier" not in info["params"]:
-        raise BphoError(f"dataset {info['name']}: crops degraded anew each epoch are made with a crappifier; this dataset's "
+        raise BphoError(f"dataset {info.get('name')}: crops degraded anew each epoch are made with a crappifier; this dataset's "
                         f"degradation is {info['params'].get('degradation', {}).get('kind')!r}: train on its tiles "
                         f"(no sampling='fields')")
     return degradation_for(settings, info["params"], next(iter(info["sources"])))
