@@ -114,7 +114,7 @@ def main():
         # two probes: the seconds an epoch adds, and what a run costs besides its epochs (loaders, fields, learner)
         probes = [kept(rows/f"probe{k}{tag}.json", lambda: bpho_run(proj, f"101_probe{k}{tag}", 0, {**stage, "epochs": k}, a.set))
                   for k in (2, 8)]
-        per_epoch = (probes[1]["train_seconds"] - probes[0]["train_seconds"]) / 6
+        per_epoch = max(0.01, (probes[1]["train_seconds"] - probes[0]["train_seconds"]) / 6)
         fixed = max(0.0, probes[0]["train_seconds"] - 2 * per_epoch)
         print(f"{per_epoch:.2f} s per epoch, {fixed:.1f} s besides (probes of 2 and 8 epochs"
               f"{', kept from ' + probes[0]['measured'] if probes[0].get('reused') else ''})", flush=True)
@@ -166,6 +166,11 @@ def main():
         goals += [f"{span(b)}: bpho − CARE {mean(b, 'bpho', 'psnr') - mean(b, 'care', 'psnr'):+.2f} dB (goal +0.5), "
                   f"fg {mean(b, 'bpho', 'psnr_fg') - mean(b, 'care', 'psnr_fg'):+.2f} dB (goal +0.3)" for b in bs]
     else: lines += ["", f"CARE not run: {why}."]
+    early = [(r["care"], r["bpho"]) for rs in res.values() for r in rs if "care" in r and r["care"].get("early_stopping", True)]
+    if early:  # rows kept from before bench/peer_care.py turned CAREamics's early stopping off
+        ran = all(c["train_seconds"] >= 0.95 * b["train_seconds"] for c, b in early)
+        lines += ["", f"{len(early)} of the CARE rows were measured with CAREamics's early stopping still on; "
+                  + ("each ran its whole budget, so it never acted." if ran else "some ended before their budget.")]
     lines += ["", "Goals: " + "; ".join(goals) + "."]
     text = "\n".join(lines) + "\n"
     print(text)

@@ -44,7 +44,7 @@ def main():
     steps = int(getattr(trainer, "global_step", -1))
     (d/"care.json").write_text(json.dumps({
         "careamics": careamics.__version__, "torch": torch.__version__, "train_seconds": train_s, "train_cpu_seconds": train_cpu, "predict_seconds": pred_s,
-        "epochs": int(getattr(trainer, "current_epoch", -1)), "steps": steps, "samples": steps * 8,
+        "epochs": int(getattr(trainer, "current_epoch", -1)), "steps": steps, "samples": steps * 8, "early_stopping": False,
         "model": {k: v for k, v in cfg.algorithm_config.model.model_dump().items() if k in ("depth", "num_channels_init", "architecture")},
         "optimizer": cfg.algorithm_config.optimizer.model_dump(), "lr_scheduler": cfg.algorithm_config.lr_scheduler.model_dump()["name"]}))
 

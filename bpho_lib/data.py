@@ -134,7 +134,7 @@ def holdout_fields(folder) -> list:
                     (np.load(folder/h["mask"]) & 1).astype(bool)))
     if not out:
         raise BphoError(f"{folder}: no stored held-out fields; selecting a model on whole held-out fields needs a dataset "
-                        f"built with fields=True in its script's PARAMS (a paired dataset)")
+                        f"built with fields=True in its script's PARAMS (a paired or synthetic dataset)")
     return out
 
 # %% ../nbs/08_data.ipynb #744f7a0d

@@ -196,8 +196,10 @@ def _synth_tiles(item: dict, p: dict, out: Path, rng, degrade) -> dict:
         info["rejected_tiles"] += rej
         rows += _cut(out, item, size, pos, make)
     if p.get("fields"):  # training fields: HR only, degraded anew each epoch; held-out ones: degraded once, as the tiles
-        if item["split"] == "train": info["field"] = save_field(out, item["stem"], None, hrn, fg, valid)
-        else: info["holdout"] = save_field(out, item["stem"], degrade(hrn, rng), hrn, fg, valid, "holdout")
+        box = (slice(0, hr.shape[0] // s * s), slice(0, hr.shape[1] // s * s))  # HR sides s x the LR's, as a pair's
+        h, f, v = hrn[box], fg[box], valid[box]
+        if item["split"] == "train": info["field"] = save_field(out, item["stem"], None, h, f, v)
+        else: info["holdout"] = save_field(out, item["stem"], degrade(h, rng), h, f, v, "holdout")
     return {"rows": rows, "info": info}
 
 def process_synth(item: dict, p: dict, out: Path, rng, degradation: Degradation | None = None) -> dict:

@@ -43,9 +43,10 @@ def fresh_degradation(settings: Settings, info: dict, stages: list):
     "The degradation that makes a synthetic dataset's LR anew each epoch, when a stage samples its fields; else None."
     if info.get("builder") != "synth" or not any(st.get("sampling") == "fields" for st in stages): return None
     if "crappifier" not in info["params"]:
-        raise BphoError(f"dataset {info.get('name')}: crops degraded anew each epoch are made with a crappifier; this dataset's "
-                        f"degradation is {info['params'].get('degradation', {}).get('kind')!r}: train on its tiles "
-                        f"(no sampling='fields')")
+        d = info["params"].get("degradation")
+        raise BphoError(f"dataset {info.get('name')}: crops degraded anew each epoch are made with a crappifier "
+                        f"(parameter 'crappifier'); this dataset's LR comes from the degradation "
+                        f"{d.get('kind') if isinstance(d, dict) else d!r}: train on its tiles (no sampling='fields')")
     return degradation_for(settings, info["params"], next(iter(info["sources"])))
 
 def train(settings: Settings, experiment: str, dataset: str, cfg: ModelConfig, stages: list, loss: str = "mse",

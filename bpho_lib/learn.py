@@ -128,6 +128,7 @@ class SelectBest(Callback):
 def epochs_since_best(hist: list) -> int:
     "Epochs run since the best `field_psnr` of the history (the first of equals, as `SelectBest` keeps it)."
     v = [h["field_psnr"] for h in hist if "field_psnr" in h]
+    if any(np.isnan(v)): raise BphoError("the PSNR on the held-out fields is not a number: training diverged")
     return len(v) - 1 - int(np.argmax(v)) if v else 0
 
 class StopEarly(Callback):

@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 SCORE_ON = "exmseg3d_001"
 # row -> (the 203 configuration, its model, the transfer dataset it makes, the segmenter trained on that); the
-# em_direct and exm_oracle rows need no CycleGAN and are trained in main
+# em_direct and exm_oracle rows need no CycleGAN and are trained in table_over_seeds
 CHAINS = {"cyclegan": ("vanilla", "203_ccgan_em2exm_vanilla", "exmtransfer_001", "303_exmtransfer_001_unet"),
           "seg_match": ("seg_match", "203_ccgan_em2exm", "exmtransfer_002", "303_exmtransfer_unet")}
 
