@@ -80,10 +80,9 @@ def kept(path: Path, make) -> dict:
     if path.is_file(): return {**json.loads(path.read_text()), "reused": True}
     t0 = load()
     r = {**make(), "measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "load": f"{t0} -> {load()}"}
+    from bpho_lib.config import atomic_write_json
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(r))
-    tmp.replace(path)
+    atomic_write_json(path, r)
     return r
 
 def span(seconds: float) -> str: return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
