@@ -44,11 +44,11 @@ def smoke_stage() -> dict:
 def bpho_run(proj: Path, name: str, seed: int, stage: dict, sets) -> dict:
     "Train 101 (smoke network) with `stage`; its config.json, and its scores on the held-out 512 px tiles."
     root = proj/"data"
-    if not (root/"models"/name/"config.json").is_file():
-        r = subprocess.run([BIN/"bpho", "--root", root, "--manifest", proj/"datasources.toml", "experiment", NB, "--smoke", "--quiet",
-                            "--set", f"SEED={seed}", "--set", f"EXPERIMENT={name!r}", "--set", f"STAGES={[stage]!r}",
-                            *[x for s in sets for x in ("--set", s)]], cwd=proj, capture_output=True, text=True)
-        if r.returncode: raise SystemExit(f"bpho experiment {name} failed:\n{(r.stderr or r.stdout)[-2000:]}")
+    # always run: bpho's own run key says whether a model of this name was trained by this schedule (then it is reused)
+    r = subprocess.run([BIN/"bpho", "--root", root, "--manifest", proj/"datasources.toml", "experiment", NB, "--smoke", "--quiet",
+                        "--set", f"SEED={seed}", "--set", f"EXPERIMENT={name!r}", "--set", f"STAGES={[stage]!r}",
+                        *[x for s in sets for x in ("--set", s)]], cwd=proj, capture_output=True, text=True)
+    if r.returncode: raise SystemExit(f"bpho experiment {name} failed:\n{(r.stderr or r.stdout)[-2000:]}")
     from bpho_lib import store
     from bpho_lib.predict import model_multiple, predict_tiled
     folder = root/"datasets/paired_001"
@@ -74,12 +74,21 @@ def care_run(py, work: Path, folder: Path, seed: int, budget: float) -> dict:
     return {**scores(np.load(d/"pred_test.npy"), hr), "train_seconds": care["train_seconds"], "epochs": care["epochs"],
             "samples": care["samples"], "careamics": care["careamics"]}
 
+def code_version() -> str:
+    "The checkout's commit, marked when it has uncommitted changes (the rows are kept across commits: see `kept`)."
+    git = lambda *a: subprocess.run(["git", "-C", REPO, *a], capture_output=True, text=True).stdout.strip()
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + (" with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
 def kept(path: Path, make) -> dict:
     """A row measured once: read from `path` when an earlier run of this command (same --work) measured it, else made
-    now and written there with the time and load it was measured at. So the budgets can be run in parts."""
+    now and written there with the time, load and code version it was measured at. So the budgets can be run in parts.
+    Rows are keyed by --set and 101's parameters cell, not by the code: after a change to bpho's training, start a
+    new --work (or delete peer_rows/) to measure it."""
     if path.is_file(): return {**json.loads(path.read_text()), "reused": True}
     t0 = load()
-    r = {**make(), "measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "load": f"{t0} -> {load()}"}
+    r = {**make(), "measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "load": f"{t0} -> {load()}",
+         "code": code_version()}
     from bpho_lib.config import atomic_write_json
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, r)
@@ -135,11 +144,12 @@ def main():
     every = probes + [x for rs in res.values() for r in rs for x in r.values()]
     when = sorted(x["measured"] for x in every)
     reused = sum(bool(x.get("reused")) for x in every)
+    codes = sorted({x.get("code", "unrecorded") for x in every})
     lines = [f"## {TITLE}", "",
              f"Measured {when[0][:16]} to {when[-1][:16]} UTC on {os.cpu_count()} CPU cores (each row's time and load average in "
              f"{a.work or 'the --work folder'}/peer_rows), {(time.perf_counter() - t_all) / 60:.0f} min in this run"
              + (f", {reused} of its {len(every)} runs (the probes included) kept from earlier runs of this command in the "
-                f"same --work" if reused else "") + f"; load average {load0} -> {load()}. Data and scoring as in the section above (paired_001 from the "
+                f"same --work" if reused else "") + f"; code: {', '.join(codes)}; load average {load0} -> {load()}. Data and scoring as in the section above (paired_001 from the "
              f"sample pairs; the 6 held-out 512 px tiles; CARE-style metrics; bicubic {bic['psnr']:.2f} dB, fg {bic['psnr_fg']:.2f}). "
              f"bpho: experiment 101's smoke network (plain UNet, {net['base']} ch, {net['levels']} levels, on the LR grid), its "
              f"smoke stage ({stage['size']} px, batch {stage['bs']}, lr {stage['lr']:g}) for round((budget - {fixed:.1f} s) / {per_epoch:.2f} s) epochs"

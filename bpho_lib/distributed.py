@@ -19,8 +19,8 @@ from .config import BphoError
 from .checkpoint import main_process
 
 # %% auto #0
-__all__ = ['rank', 'local_rank', 'world_size', 'init_distributed', 'barrier', 'shard_batches', 'ddp_kwargs', 'PlainStateDict',
-           'distribute']
+__all__ = ['rank', 'local_rank', 'world_size', 'init_distributed', 'barrier', 'from_rank0', 'shard_batches', 'ddp_kwargs',
+           'PlainStateDict', 'distribute']
 
 # %% ../nbs/12_distributed.ipynb #cc56d230
 def rank() -> int: return int(os.environ.get("RANK", 0))
@@ -43,6 +43,14 @@ def init_distributed(backend: str | None = None) -> bool:
 def barrier():
     "Wait for every process (no-op alone)."
     if dist.is_initialized(): dist.barrier()
+
+def from_rank0(x: float) -> float:
+    """Rank 0's value of `x` in every process (`x` itself alone). For decisions every process must take alike, such as
+    an early stop on a validation score: computed apart on each GPU, scores can differ in their last bits."""
+    if not dist.is_initialized() or dist.get_world_size() == 1: return float(x)
+    t = torch.tensor([float(x)], dtype=torch.float64, device="cuda" if dist.get_backend() == "nccl" else "cpu")
+    dist.broadcast(t, 0)
+    return float(t.item())
 
 # %% ../nbs/12_distributed.ipynb #b53674d1
 @patch

@@ -21,7 +21,7 @@ from .datasets import degradation_for, load_tile
 from .datasources import source_record
 from .distributed import barrier, rank, world_size
 from .evaluate import dataset_folder, evaluate, record
-from .learn import DOMAIN_PCT, SELECT, domain_factor, domain_images, domain_masks, fit_cyclegan, fit_stages, unpaired_dls
+from .learn import DOMAIN_PCT, SELECT, best_epoch, domain_factor, domain_images, domain_masks, fit_cyclegan, fit_stages, unpaired_dls
 from .predict import model_multiple, predict_tiled
 from .store import already_trained, load, load_generator, model_name, save, update_config
 from .tiles import upsample
@@ -75,7 +75,7 @@ def train(settings: Settings, experiment: str, dataset: str, cfg: ModelConfig, s
     epochs = sum(s["epochs"] for s in stages)
     selection = {"select": "last", "epoch": len(hist)}
     if select == "best":
-        b = max(range(len(hist)), key=lambda i: hist[i]["field_psnr"])
+        b = best_epoch(hist)
         selection = {"select": "best", "metric": "field_psnr: CARE-style PSNR on the whole held-out fields",
                      "epoch": b + 1, "stage": hist[b]["stage"] + 1, "field_psnr": hist[b]["field_psnr"],
                      "last_field_psnr": hist[-1]["field_psnr"], "last_weights": "last.pth",
@@ -90,7 +90,7 @@ def train(settings: Settings, experiment: str, dataset: str, cfg: ModelConfig, s
                 "generator seeded by (seed, epoch); a synthetic LR by (seed, epoch, crop)",
                 "degradation": degrade.record() if degrade else None} if fresh else None
     config = {"learner": "unet", "model": dict(vars(cfg)), "experiment": experiment, "notebook": notebook,
-              "name": model_name("unet" if cfg.arch != "plain" else "plainunet", dataset, loss, f"{epochs}E"),
+              "name": model_name("unet" if cfg.arch != "plain" else "plainunet", dataset, loss, f"{len(hist)}E"),  # epochs trained
               "dataset": {"name": dataset, "fingerprint": info["fingerprint"], "sources": info["sources"]},
               "roles": {"x": roles[0], "y": roles[1]},
               "normalisation": {"percentiles": info["params"].get("percentiles", [2, 99.8])},

@@ -23,7 +23,7 @@ from .cyclegan import CycleConfig, CycleGAN, CycleLoss, ImagePool, d_loss, min_c
 from .data import Dihedral, holdout_fields, read_tiles_table, tile_dls
 from .datasets import images_in, load_tile
 from .datasources import require
-from .distributed import distribute, world_size
+from .distributed import distribute, from_rank0, world_size
 from .io import image_info, read_image
 from .labels import check_labels
 from .metrics import affine_fit, care_normalize
@@ -32,9 +32,10 @@ from .unet import ModelConfig, amp_dtype, build_model, get_loss, psnr, ssim
 
 # %% auto #0
 __all__ = ['SELECT', 'DOMAIN_ROLES', 'DOMAIN_PCT', 'decay_groups', 'DecayGroups', 'adamw', 'restoration_learner', 'loader_state',
-           'set_loader_state', 'read_checkpoint', 'NewCrops', 'field_psnr', 'SelectBest', 'epochs_since_best',
-           'StopEarly', 'fit_stages', 'UnpairedCrops', 'unpaired_dls', 'domain_masks', 'domain_images',
-           'dataset_images', 'domain_factor', 'CycleGANTrainer', 'CycleCheckpoint', 'cyclegan_learner', 'fit_cyclegan']
+           'set_loader_state', 'read_checkpoint', 'NewCrops', 'field_psnr', 'SelectBest', 'best_epoch',
+           'epochs_since_best', 'StopEarly', 'fit_stages', 'UnpairedCrops', 'unpaired_dls', 'domain_masks',
+           'domain_images', 'dataset_images', 'domain_factor', 'CycleGANTrainer', 'CycleCheckpoint', 'cyclegan_learner',
+           'fit_cyclegan']
 
 # %% ../nbs/13_learn.ipynb #e6c968e2
 def decay_groups(model: torch.nn.Module) -> list:
@@ -119,17 +120,25 @@ class SelectBest(Callback):
         self.fields, self.scale, self.multiple, self.path, self.best, self.start = fields, scale, multiple, Path(path), best, start
     def after_epoch(self):
         if self.epoch < self.start: return  # an epoch skipped on resume
-        v = field_psnr(self.learn.model, self.fields, self.scale, self.multiple)
+        v = from_rank0(field_psnr(self.learn.model, self.fields, self.scale, self.multiple))  # every process alike
         self.learn.epoch_extra = {"field_psnr": v}
         if v > self.best:
             self.best = v
             if main_process(): atomic_torch_save(self.learn.model.state_dict(), self.path)
 
-def epochs_since_best(hist: list) -> int:
-    "Epochs run since the best `field_psnr` of the history (the first of equals, as `SelectBest` keeps it)."
+def best_epoch(hist: list) -> int | None:
+    """Index in the history of the epoch with the best `field_psnr` (the first of equals, as `SelectBest` keeps it);
+    None before any epoch was scored. A PSNR that is not a number (a diverged run) is refused."""
     v = [h["field_psnr"] for h in hist if "field_psnr" in h]
     if any(np.isnan(v)): raise BphoError("the PSNR on the held-out fields is not a number: training diverged")
-    return len(v) - 1 - int(np.argmax(v)) if v else 0
+    if not v: return None
+    scored = [i for i, h in enumerate(hist) if "field_psnr" in h]
+    return scored[int(np.argmax(v))]
+
+def epochs_since_best(hist: list) -> int:
+    "Epochs run since the best `field_psnr` of the history (0 before any epoch was scored)."
+    b = best_epoch(hist)
+    return 0 if b is None else len(hist) - 1 - b
 
 class StopEarly(Callback):
     "Stop the fit once `patience` epochs have passed without a better `field_psnr` (after the epoch is checkpointed)."
@@ -181,7 +190,8 @@ def fit_stages(cfg: ModelConfig, dataset, stages: list, folder, key: str, loss: 
         cb = EpochCheckpoint(ckpt, key, i, hist, done, extra=lambda: {"loader": loader_state(train_dl)})
         cbs = [cb] + ([NewCrops()] if sampling == "fields" else [])
         if fields:
-            best = max((h["field_psnr"] for h in hist if "field_psnr" in h), default=-np.inf)  # on resume: the best so far
+            b = best_epoch(hist)  # on resume: the best so far
+            best = -np.inf if b is None else hist[b]["field_psnr"]
             cbs.append(SelectBest(fields, cfg.scale, cfg.lr_multiple(), folder/"best.pth", best, done))
         if patience: cbs.append(StopEarly(hist, patience))
         learn.fit_one_cycle(st["epochs"], st["lr"], start_epoch=done, cbs=cbs)

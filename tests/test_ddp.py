@@ -51,7 +51,7 @@ def worker(folder: str, out: str):
     "One of the torchrun processes: the library's own path (tile_dls, restoration_learner), made distributed by torchrun's environment."
     import fastai.callback.schedule  # noqa: F401
     from bpho_lib.data import tile_dls
-    from bpho_lib.distributed import rank, world_size
+    from bpho_lib.distributed import from_rank0, rank, world_size
     from bpho_lib.learn import restoration_learner
     from bpho_lib.unet import ModelConfig
     torch.manual_seed(0)
@@ -61,7 +61,7 @@ def worker(folder: str, out: str):
     rec = _recorder()
     from bpho_lib.checkpoint import EpochCheckpoint
     learn.fit_one_cycle(EPOCHS, 1e-2, cbs=[_double(), rec, EpochCheckpoint(Path(out)/f"ckpt{rank()}.pth", "k", 0, [])])
-    torch.save({"world": world_size(), "bs": learn.dls.train.bs, "init": rec.init, "xs": rec.xs, "ys": rec.ys,
+    torch.save({"world": world_size(), "bs": learn.dls.train.bs, "agreed": from_rank0(rank() + 0.5), "init": rec.init, "xs": rec.xs, "ys": rec.ys,
                 "losses": rec.losses, "final": {k: v.clone() for k, v in learn.model.state_dict().items()},
                 "model_type": type(learn.model).__name__}, Path(out)/f"rank{rank()}.pt")
 
@@ -117,6 +117,11 @@ def test_both_ranks_hold_identical_weights(ddp_run):
         assert torch.equal(r0["final"][k], r1["final"][k]), f"{k} differs between the ranks"
         changed += not torch.equal(r0["final"][k], r0["init"][k])
     assert changed > len(r0["final"]) // 2  # they trained, and identically
+
+def test_every_rank_takes_rank0s_value(ddp_run):
+    "`from_rank0`: what the early stop and best-epoch choice are decided on, so that no process stops while another waits."
+    (r0, r1), _ = ddp_run
+    assert (r0["agreed"], r1["agreed"]) == (0.5, 0.5)  # each process offered its rank + 0.5
 
 def test_checkpoints_written_under_ddp_load_into_the_plain_model(ddp_run):
     "fit_stages resumes from the checkpoint of the last epoch: written by a wrapped model, it must load without the wrapper."

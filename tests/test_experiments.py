@@ -183,7 +183,7 @@ def test_select_best_on_whole_held_out_fields(experiments):
     fp = [h["field_psnr"] for h in cfg["history"]]
     sel = cfg["selection"]
     assert len(fp) == 3 and sel["select"] == "best" and sel["field_psnr"] == max(fp) and sel["last_field_psnr"] == fp[-1]
-    assert sel["epoch"] == fp.index(max(fp)) + 1
+    assert sel["epoch"] == fp.index(max(fp)) + 1 and cfg["name"].endswith("_3E")  # named after the epochs it trained
     # (run last in this module: the executed copy of the notebook replaces the one the tests above read)
     assert f"kept epoch {sel['epoch']} of 3" in (d/"data/results/101_paired_001_unet/101_paired_001_unet.ipynb").read_text()
     assert (m/"last.pth").is_file() and not (m/"best.pth").exists() and not (m/"checkpoint.pth").exists()
