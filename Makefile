@@ -77,7 +77,7 @@ bench: $(STAMP)  ## benchmarks written to BENCHMARKS.md: dataset builds, trainin
 	time $(BIN)/python bench/segment.py --work "$$W" --out BENCHMARKS.md; \
 	echo "== bench done: BENCHMARKS.md =="
 
-bench-peer: $(STAMP)  ## bpho vs CARE (CAREamics) at 2, 5 and 20 min of training, 3 seeds each, into BENCHMARKS.md (budgets alone: 2.7 h; rows kept in bench/.peer-work (PEER_WORK), so PEER_ARGS="--budgets 120 300" then a plain run measures it in parts)
+bench-peer: $(STAMP)  ## bpho vs CARE (CAREamics) at 2, 5 and 20 min of training, 3 seeds each, into BENCHMARKS.md (about 2.2 h; each run's row is kept in bench/peer_rows (committed), so PEER_ARGS="--budgets 120 300" then a plain run measures it in parts)
 	time $(BIN)/python bench/peer_budgets.py --work $(PEER_WORK) --out BENCHMARKS.md $(PEER_ARGS)
 
 bench-gpu: $(STAMP)  ## on a CUDA machine: batch sizes, samples/s, peak memory, prediction MPix/s, into BENCHMARKS.md

@@ -3,31 +3,39 @@ epochs scaled to each budget) vs CARE as implemented in CAREamics, given the sam
 both scored as bench/peer.py scores them (CARE-style PSNR, foreground PSNR and SSIM on paired_001's held-out 512 px
 tiles). Writes mean and spread over the seeds, samples seen, and whether the goals hold.
 
-    python bench/peer_budgets.py [--work DIR] [--budgets 120 300 1200] [--seeds 0 1 2] [--set NAME=VALUE ...]
-                                 [--no-care] [--out BENCHMARKS.md]
+    python bench/peer_budgets.py [--work DIR] [--rows DIR] [--budgets 120 300 1200] [--seeds 0 1 2]
+                                 [--max-epochs N] [--set NAME=VALUE ...] [--no-care] [--out BENCHMARKS.md]
 
-Every run's row is kept in DIR/peer_rows/ (with when it was measured and the load average): the same command again
-with the same --work reuses them, so the budgets can be measured in parts (e.g. `--budgets 120 300`, later
-`--budgets 1200`) and the whole table written by a last run that measures nothing new; the table says how many rows
-were kept and over which dates they were measured.
+Every run's row is kept in bench/peer_rows/ (--rows; committed, with when, on which code and under which load it was
+measured): the same command again reuses them, so the budgets can be measured in parts, by several sessions or
+machines (e.g. `--budgets 120 300`, later `--budgets 1200`), and the whole table written by a last run that measures
+nothing new; the table says how many rows were kept and over which dates and code versions they were measured.
 
 The budget is bpho's training time (`train_seconds` in config.json, i.e. `fit_stages`, validation included): runs of
-2 and 8 epochs measure the seconds an epoch adds and the rest, each budget gets round((budget - rest) / per epoch)
-epochs of 101's smoke stage, and
-CAREamics gets what each bpho run actually took as Lightning's `max_time`. `--set` goes to every bpho run (e.g. a
-stage with "sampling": "fields", or SELECT='best'). About 2 x sum(budgets) x seeds of wall-clock time in all (2.7 h
-with the defaults on 2 cores): `make bench-peer`.
+2 and 8 epochs measure the seconds an epoch adds and the rest, and each budget gets round((budget - rest) / per epoch)
+epochs of 101's smoke stage, but at most --max-epochs (MAX_EPOCHS): beyond that the smoke network has learnt what the
+10 training fields teach and more epochs only learn them by heart (measured: EPOCH_CURVE below; README, "Benchmarks"), so a
+longer budget stops there and is never worse. CAREamics gets the budget, or what the bpho run took if that was
+longer, as Lightning's `max_time`. `--set` goes to every bpho run (e.g. another NET). About 2 x sum(budgets) x seeds
+of wall-clock time in all, less where bpho stops at --max-epochs (about 2.2 h with the defaults on 2 cores): `make bench-peer`.
 """
 import argparse, datetime, hashlib, json, os, shutil, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import BIN, REPO, load, paired_project, smoke_model, write_section
+from common import BIN, REPO, cpu_name, load, paired_project, smoke_model, write_section
 from peer import peer_python, scores, tiles
 import numpy as np
 
 TITLE = "Peer: CARE (CAREamics) at several training budgets and seeds (`make bench-peer`, bench/peer_budgets.py)"
 NB = REPO/"nbs/101_paired_001_unet.ipynb"
 DEFAULT_BUDGETS = [120, 300, 1200]  # seconds of bpho training: about 2, 5 and 20 min
+ROWS = REPO/"bench/peer_rows"
+# The smoke stage's longest useful schedule on paired_001's 10 training fields: held-out PSNR (dB) after a one-cycle
+# schedule of N epochs, seed 0, measured with this script (rows of 2026-12-03 on one 2-core CPU, code 26bd822 and
+# 6222f55; 116 epochs on 2026-12-07, another 2-core CPU). It peaks between 120 and 300 epochs; 660 epochs learn the
+# training fields by heart (training L1 0.0395 -> 0.0366 from 164 to 660 epochs, validation L1 0.0360 -> 0.0362).
+EPOCH_CURVE = {65: 24.07, 116: 24.24, 120: 24.26, 164: 24.29, 300: 24.24, 660: 24.06}
+MAX_EPOCHS = 200
 
 def parameters_cell() -> str:
     "The source of 101's parameters cell (its SMOKE configuration among them)."
@@ -61,7 +69,7 @@ def bpho_run(proj: Path, name: str, seed: int, stage: dict, sets) -> dict:
             "selection": cfg.get("selection", {})}
 
 def care_run(py, work: Path, folder: Path, seed: int, budget: float) -> dict:
-    "CAREamics for `budget` seconds with `seed`; its record and scores."
+    "CAREamics for `budget` seconds with `seed`; its record and scores (`given`: the budget)."
     d = work/f"peer_s{seed}_{int(budget)}"; d.mkdir(parents=True, exist_ok=True)
     hr = tiles(folder, "valid", 512, "hr")
     for k, arr in {"x_train": tiles(folder, "train", 128, "bicubic"), "y_train": tiles(folder, "train", 128, "hr"),
@@ -72,7 +80,8 @@ def care_run(py, work: Path, folder: Path, seed: int, budget: float) -> dict:
     if r.returncode: raise SystemExit(f"CAREamics run failed: {(r.stderr or r.stdout).strip()[-1000:]}")
     care = json.loads((d/"care.json").read_text())
     return {**scores(np.load(d/"pred_test.npy"), hr), "train_seconds": care["train_seconds"], "epochs": care["epochs"],
-            "samples": care["samples"], "careamics": care["careamics"]}
+            "samples": care["samples"], "careamics": care["careamics"], "given": budget,
+            "early_stopping": care["early_stopping"]}
 
 def code_version() -> str:
     "The checkout's commit, marked when it has uncommitted changes (the rows are kept across commits: see `kept`)."
@@ -80,15 +89,17 @@ def code_version() -> str:
     head = git("rev-parse", "--short", "HEAD") or "unknown"
     return head + (" with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else "")
 
-def kept(path: Path, make) -> dict:
-    """A row measured once: read from `path` when an earlier run of this command (same --work) measured it, else made
-    now and written there with the time, load and code version it was measured at. So the budgets can be run in parts.
-    Rows are keyed by --set and 101's parameters cell, not by the code: after a change to bpho's training, start a
-    new --work (or delete peer_rows/) to measure it."""
-    if path.is_file(): return {**json.loads(path.read_text()), "reused": True}
+def kept(path: Path, make, valid=lambda row: True) -> dict:
+    """A row measured once: read from `path` when an earlier run of this command measured it (and `valid(row)`), else
+    made now and written there with the time, load and code version it was measured at. So the budgets can be run in
+    parts. bpho's rows are keyed by --set, 101's parameters cell and the epochs, not by the code: after a change to
+    bpho's training, delete them (or use another --rows) to measure it."""
+    if path.is_file():
+        row = json.loads(path.read_text())
+        if valid(row): return {**row, "reused": True}
     t0 = load()
     r = {**make(), "measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "load": f"{t0} -> {load()}",
-         "code": code_version()}
+         "code": code_version(), "cpu": f"{cpu_name()}, {os.cpu_count()} cores"}
     from bpho_lib.config import atomic_write_json
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, r)
@@ -104,6 +115,8 @@ def ms(rows: list, k: str, fmt: str = "{:.2f}") -> str:
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default=None, help="folder shared by the bench scripts (sample pairs, paired_001)")
+    ap.add_argument("--rows", default=ROWS, type=Path, help="where each run's row is kept (default: bench/peer_rows, committed)")
+    ap.add_argument("--max-epochs", type=int, default=MAX_EPOCHS, help="bpho's epochs at any budget (default: %(default)s)")
     ap.add_argument("--budgets", type=float, nargs="+", default=DEFAULT_BUDGETS, help="bpho training seconds (default: %(default)s)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--set", action="append", default=[], help="passed to every `bpho experiment` run")
@@ -118,22 +131,35 @@ def main():
         stage = smoke_stage()
         # rows are kept per configuration: other --set or another 101 parameters cell, other runs
         tag = "_" + hashlib.sha256(json.dumps([a.set, parameters_cell()]).encode()).hexdigest()[:8]
-        rows = work/"peer_rows"
+        rows = a.rows.resolve()
         # two probes: the seconds an epoch adds, and what a run costs besides its epochs (loaders, fields, learner)
-        probes = [kept(rows/f"probe{k}{tag}.json", lambda: bpho_run(proj, f"101_probe{k}{tag}", 0, {**stage, "epochs": k}, a.set))
-                  for k in (2, 8)]
+        probe = lambda: [kept(rows/f"probe{k}{tag}.json", lambda: bpho_run(proj, f"101_probe{k}{tag}", 0, {**stage, "epochs": k}, a.set))
+                         for k in (2, 8)]
+        probes = probe()
+        if probes[1]["train_seconds"] <= probes[0]["train_seconds"]:  # the machine was busy during one of them: once more
+            print(f"probes of 2 and 8 epochs took {probes[0]['train_seconds']:.0f} and {probes[1]['train_seconds']:.0f} s: "
+                  f"measuring them again", flush=True)
+            for k in (2, 8):  # the row, and the model, which `bpho experiment` would otherwise reuse with its time
+                (rows/f"probe{k}{tag}.json").unlink(missing_ok=True)
+                shutil.rmtree(proj/"data/models"/f"101_probe{k}{tag}", ignore_errors=True)
+            probes = probe()
+            if probes[1]["train_seconds"] <= probes[0]["train_seconds"]:
+                raise SystemExit(f"8 epochs took no longer than 2 ({probes[1]['train_seconds']:.0f} s, {probes[0]['train_seconds']:.0f} s): "
+                                 f"the machine is too busy to measure the seconds an epoch takes")
         per_epoch = max(0.01, (probes[1]["train_seconds"] - probes[0]["train_seconds"]) / 6)
         fixed = max(0.0, probes[0]["train_seconds"] - 2 * per_epoch)
         print(f"{per_epoch:.2f} s per epoch, {fixed:.1f} s besides (probes of 2 and 8 epochs"
               f"{', kept from ' + probes[0]['measured'] if probes[0].get('reused') else ''})", flush=True)
         res = {}
         for b in a.budgets:
-            n = max(1, round((b - fixed) / per_epoch))
+            n = min(a.max_epochs, max(1, round((b - fixed) / per_epoch)))
             for seed in a.seeds:
-                r = {"bpho": kept(rows/f"bpho_b{int(b)}_s{seed}{tag}.json",
-                                  lambda: bpho_run(proj, f"101_b{int(b)}_s{seed}{tag}", seed, {**stage, "epochs": n}, a.set))}
-                if py: r["care"] = kept(rows/f"care_b{int(b)}_s{seed}{tag}.json",
-                                        lambda: care_run(py, work, folder, seed, r["bpho"]["train_seconds"]))
+                r = {"bpho": kept(rows/f"bpho_e{n}_s{seed}{tag}.json",
+                                  lambda: bpho_run(proj, f"101_e{n}_s{seed}{tag}", seed, {**stage, "epochs": n}, a.set))}
+                # CARE's rows do not depend on bpho's configuration: kept while they had at least this bpho run's time
+                given = max(b, r["bpho"]["train_seconds"])
+                if py: r["care"] = kept(rows/f"care_b{int(b)}_s{seed}.json", lambda: care_run(py, work, folder, seed, given),
+                                        lambda row: row.get("given", row["train_seconds"]) >= 0.99 * given)
                 res.setdefault(b, []).append(r)
                 print(f"budget {b:.0f} s, seed {seed}: " + ", ".join(f"{k} {v['psnr']:.2f} dB (fg {v['psnr_fg']:.2f}) in {v['train_seconds']:.0f} s"
                                                                    for k, v in r.items()), flush=True)
@@ -145,19 +171,24 @@ def main():
     when = sorted(x["measured"] for x in every)
     reused = sum(bool(x.get("reused")) for x in every)
     codes = sorted({x.get("code", "unrecorded") for x in every})
+    cpus = sorted({x.get("cpu", "unrecorded") for x in every})
     lines = [f"## {TITLE}", "",
              f"Measured {when[0][:16]} to {when[-1][:16]} UTC on {os.cpu_count()} CPU cores (each row's time and load average in "
-             f"{a.work or 'the --work folder'}/peer_rows), {(time.perf_counter() - t_all) / 60:.0f} min in this run"
-             + (f", {reused} of its {len(every)} runs (the probes included) kept from earlier runs of this command in the "
-                f"same --work" if reused else "") + f"; code: {', '.join(codes)}; load average {load0} -> {load()}. Data and scoring as in the section above (paired_001 from the "
+             f"{rows.relative_to(REPO) if rows.is_relative_to(REPO) else rows}), {(time.perf_counter() - t_all) / 60:.0f} min in this run"
+             + (f", {reused} of its {len(every)} runs (the probes included) kept from earlier runs of this command"
+                if reused else "") + f"; code: {', '.join(codes)}; CPU: {'; '.join(cpus)}; load average {load0} -> {load()}. Data and scoring as in the section above (paired_001 from the "
              f"sample pairs; the 6 held-out 512 px tiles; CARE-style metrics; bicubic {bic['psnr']:.2f} dB, fg {bic['psnr_fg']:.2f}). "
              f"bpho: experiment 101's smoke network (plain UNet, {net['base']} ch, {net['levels']} levels, on the LR grid), its "
-             f"smoke stage ({stage['size']} px, batch {stage['bs']}, lr {stage['lr']:g}) for round((budget - {fixed:.1f} s) / {per_epoch:.2f} s) epochs"
-             + (f", with {' '.join(a.set)}" if a.set else "") + ". CARE: CAREamics's defaults given each bpho run's training "
-             f"time, without its early stopping (bench/peer_care.py: the budget ends training, as it ends bpho's)."
+             f"smoke stage ({stage['size']} px, batch {stage['bs']}, lr {stage['lr']:g}) for round((budget - {fixed:.1f} s) / {per_epoch:.2f} s) epochs, "
+             f"at most {a.max_epochs}: the held-out PSNR after N epochs, seed 0, was "
+             + ", ".join(f"{v:.2f} dB ({k})" for k, v in EPOCH_CURVE.items())
+             + " (earlier runs of this script, 2026-12-03 and 2026-12-07, on 2-core CPUs): the 10 training fields are learnt by "
+             "heart past a few hundred epochs"
+             + (f", with {' '.join(a.set)}" if a.set else "") + ". CARE: CAREamics's defaults given the budget (or the bpho run's training "
+             f"time if longer), without its early stopping (bench/peer_care.py: the budget ends training, as it ends bpho's)."
              + ("" if sorted(a.budgets) == sorted(DEFAULT_BUDGETS) else f" Partial: the full table's budgets are "
                 f"{', '.join(span(b) for b in DEFAULT_BUDGETS)}; the others are still to be measured.") + f" Mean ± standard deviation over seeds {', '.join(map(str, a.seeds))}.", "",
-             "| budget | bpho epochs | bpho PSNR | bpho fg | bpho SSIM | bpho samples | CARE PSNR | CARE fg | CARE SSIM | CARE samples | bpho − CARE (fg) |",
+             "| budget (training s: bpho; CARE) | bpho epochs | bpho PSNR | bpho fg | bpho SSIM | bpho samples | CARE PSNR | CARE fg | CARE SSIM | CARE samples | bpho − CARE (fg) |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for b, rs in res.items():
         bp = [r["bpho"] for r in rs]
@@ -165,7 +196,8 @@ def main():
         c = (f"{ms(cr, 'psnr')} | {ms(cr, 'psnr_fg')} | {ms(cr, 'ssim', '{:.3f}')} | {ms(cr, 'samples', '{:.0f}')} | "
              f"{statistics.mean(x['psnr'] for x in bp) - statistics.mean(x['psnr'] for x in cr):+.2f} "
              f"({statistics.mean(x['psnr_fg'] for x in bp) - statistics.mean(x['psnr_fg'] for x in cr):+.2f})") if cr else "- | - | - | - | -"
-        lines.append(f"| {span(b)} ({ms(bp, 'train_seconds', '{:.0f}')} s) | {bp[0]['epochs']} | {ms(bp, 'psnr')} | "
+        took = ms(bp, 'train_seconds', '{:.0f}') + (f"; {ms(cr, 'train_seconds', '{:.0f}')}" if cr else "")
+        lines.append(f"| {span(b)} ({took}) | {bp[0]['epochs']} | {ms(bp, 'psnr')} | "
                      f"{ms(bp, 'psnr_fg')} | {ms(bp, 'ssim', '{:.3f}')} | {bp[0]['samples']} | {c} |")
     bs = list(res)
     mean = lambda b, who, k: statistics.mean(r[who][k] for r in res[b])
@@ -175,11 +207,6 @@ def main():
         goals += [f"{span(b)}: bpho − CARE {mean(b, 'bpho', 'psnr') - mean(b, 'care', 'psnr'):+.2f} dB (goal +0.5), "
                   f"fg {mean(b, 'bpho', 'psnr_fg') - mean(b, 'care', 'psnr_fg'):+.2f} dB (goal +0.3)" for b in bs]
     else: lines += ["", f"CARE not run: {why}."]
-    early = [(r["care"], r["bpho"]) for rs in res.values() for r in rs if "care" in r and r["care"].get("early_stopping", True)]
-    if early:  # rows kept from before bench/peer_care.py turned CAREamics's early stopping off
-        ran = all(c["train_seconds"] >= 0.95 * b["train_seconds"] for c, b in early)
-        lines += ["", f"{len(early)} of the CARE rows were measured with CAREamics's early stopping still on; "
-                  + ("each ran its whole budget, so it never acted." if ran else "some ended before their budget.")]
     lines += ["", "Goals: " + "; ".join(goals) + "."]
     text = "\n".join(lines) + "\n"
     print(text)
