@@ -32,10 +32,12 @@ DEFAULT_BUDGETS = [120, 300, 1200]  # seconds of bpho training: about 2, 5 and 2
 ROWS = REPO/"bench/peer_rows"
 # The smoke stage's longest useful schedule on paired_001's 10 training fields: held-out PSNR (dB) after a one-cycle
 # schedule of N epochs, seed 0, measured with this script (rows of 2026-12-03 on one 2-core CPU, code 26bd822 and
-# 6222f55; 116 epochs on 2026-12-07, another 2-core CPU). It peaks between 120 and 300 epochs; 660 epochs learn the
+# 6222f55; 116 and 200 epochs on 2026-12-07, another 2-core CPU). It peaks at 164 to 200 epochs; 660 epochs learn the
 # training fields by heart (training L1 0.0395 -> 0.0366 from 164 to 660 epochs, validation L1 0.0360 -> 0.0362).
-EPOCH_CURVE = {65: 24.07, 116: 24.24, 120: 24.26, 164: 24.29, 300: 24.24, 660: 24.06}
+EPOCH_CURVE = {65: 24.07, 116: 24.24, 120: 24.26, 164: 24.29, 200: 24.29, 300: 24.24, 660: 24.06}
 MAX_EPOCHS = 200
+# Nor does a wider network use the rest of a long budget better (rows bpho_e200_s0_*.json, 2026-12-07, one 2-core CPU):
+WIDER = "64 channels instead of 48 (--set NET=..., base 64), 200 epochs, seed 0: 24.26 dB, fg 17.61, in 853 s (48: 24.29, fg 17.63, in 617 s)"
 
 def parameters_cell() -> str:
     "The source of 101's parameters cell (its SMOKE configuration among them)."
@@ -66,7 +68,7 @@ def bpho_run(proj: Path, name: str, seed: int, stage: dict, sets) -> dict:
     n_train = len(tiles(folder, "train", 128, "hr"))
     samples = stage["epochs"] * (n_train // stage["bs"]) * stage["bs"]
     return {**scores(pred, hr), "train_seconds": cfg["train_seconds"], "epochs": stage["epochs"], "samples": samples,
-            "selection": cfg.get("selection", {})}
+            "selection": cfg.get("selection", {}), "set": list(sets)}
 
 def care_run(py, work: Path, folder: Path, seed: int, budget: float) -> dict:
     "CAREamics for `budget` seconds with `seed`; its record and scores (`given`: the budget)."
@@ -183,7 +185,7 @@ def main():
              f"at most {a.max_epochs}: the held-out PSNR after N epochs, seed 0, was "
              + ", ".join(f"{v:.2f} dB ({k})" for k, v in EPOCH_CURVE.items())
              + " (earlier runs of this script, 2026-12-03 and 2026-12-07, on 2-core CPUs): the 10 training fields are learnt by "
-             "heart past a few hundred epochs"
+             "heart past a few hundred epochs. A wider network does not use the rest of a long budget better: " + WIDER
              + (f", with {' '.join(a.set)}" if a.set else "") + ". CARE: CAREamics's defaults given the budget (or the bpho run's training "
              f"time if longer), without its early stopping (bench/peer_care.py: the budget ends training, as it ends bpho's)."
              + ("" if sorted(a.budgets) == sorted(DEFAULT_BUDGETS) else f" Partial: the full table's budgets are "
