@@ -4,12 +4,13 @@ both scored as bench/peer.py scores them (CARE-style PSNR, foreground PSNR and S
 tiles). Writes mean and spread over the seeds, samples seen, and whether the goals hold.
 
     python bench/peer_budgets.py [--work DIR] [--rows DIR] [--budgets 120 300 1200] [--seeds 0 1 2]
-                                 [--max-epochs N] [--set NAME=VALUE ...] [--no-care] [--out BENCHMARKS.md]
+                                 [--max-epochs N] [--set NAME=VALUE ...] [--no-care] [--kept-only] [--out BENCHMARKS.md]
 
 Every run's row is kept in bench/peer_rows/ (--rows; committed, with when, on which code and under which load it was
 measured): the same command again reuses them, so the budgets can be measured in parts, by several sessions or
 machines (e.g. `--budgets 120 300`, later `--budgets 1200`), and the whole table written by a last run that measures
-nothing new; the table says how many rows were kept and over which dates and code versions they were measured.
+nothing new (or `--kept-only`: the table of what is kept so far, the missing rows named); the table says how many
+rows were kept and over which dates, code versions and CPUs they were measured.
 
 The budget is bpho's training time (`train_seconds` in config.json, i.e. `fit_stages`, validation included): runs of
 2 and 8 epochs measure the seconds an epoch adds and the rest, and each budget gets round((budget - rest) / per epoch)
@@ -91,14 +92,15 @@ def code_version() -> str:
     head = git("rev-parse", "--short", "HEAD") or "unknown"
     return head + (" with uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else "")
 
-def kept(path: Path, make, valid=lambda row: True) -> dict:
+def kept(path: Path, make, valid=lambda row: True, measure: bool = True) -> dict | None:
     """A row measured once: read from `path` when an earlier run of this command measured it (and `valid(row)`), else
-    made now and written there with the time, load and code version it was measured at. So the budgets can be run in
-    parts. bpho's rows are keyed by --set, 101's parameters cell and the epochs, not by the code: after a change to
-    bpho's training, delete them (or use another --rows) to measure it."""
+    made now (None if not `measure`) and written there with the time, load and code version it was measured at. So
+    the budgets can be run in parts. bpho's rows are keyed by --set, 101's parameters cell and the epochs, not by the
+    code: after a change to bpho's training, delete them (or use another --rows) to measure it."""
     if path.is_file():
         row = json.loads(path.read_text())
         if valid(row): return {**row, "reused": True}
+    if not measure: return None
     t0 = load()
     r = {**make(), "measured": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"), "load": f"{t0} -> {load()}",
          "code": code_version(), "cpu": f"{cpu_name()}, {os.cpu_count()} cores"}
@@ -123,21 +125,23 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--set", action="append", default=[], help="passed to every `bpho experiment` run")
     ap.add_argument("--no-care", action="store_true", help="bpho only (no CAREamics venv needed)")
+    ap.add_argument("--kept-only", action="store_true", help="measure nothing: the table of the rows kept so far, the missing ones listed")
     ap.add_argument("--out", default=None); a = ap.parse_args()
     work = Path(a.work).resolve() if a.work else Path(tempfile.mkdtemp(prefix="bpho-bench-"))
     t_all, load0 = time.perf_counter(), load()
     try:
         proj = paired_project(work)
         folder = proj/"data/datasets/paired_001"
-        py, why = (None, "--no-care") if a.no_care else peer_python()
+        py, why = (None, "--no-care") if a.no_care else (REPO/"bench/.venv-peer/bin/python", "") if a.kept_only else peer_python()
         stage = smoke_stage()
         # rows are kept per configuration: other --set or another 101 parameters cell, other runs
         tag = "_" + hashlib.sha256(json.dumps([a.set, parameters_cell()]).encode()).hexdigest()[:8]
         rows = a.rows.resolve()
         # two probes: the seconds an epoch adds, and what a run costs besides its epochs (loaders, fields, learner)
-        probe = lambda: [kept(rows/f"probe{k}{tag}.json", lambda: bpho_run(proj, f"101_probe{k}{tag}", 0, {**stage, "epochs": k}, a.set))
-                         for k in (2, 8)]
+        probe = lambda: [kept(rows/f"probe{k}{tag}.json", lambda: bpho_run(proj, f"101_probe{k}{tag}", 0, {**stage, "epochs": k}, a.set),
+                              measure=not a.kept_only) for k in (2, 8)]
         probes = probe()
+        if None in probes: raise SystemExit(f"--kept-only: no probes kept in {rows} for this configuration (tag {tag[1:]})")
         if probes[1]["train_seconds"] <= probes[0]["train_seconds"]:  # the machine was busy during one of them: once more
             print(f"probes of 2 and 8 epochs took {probes[0]['train_seconds']:.0f} and {probes[1]['train_seconds']:.0f} s: "
                   f"measuring them again", flush=True)
@@ -152,22 +156,29 @@ def main():
         fixed = max(0.0, probes[0]["train_seconds"] - 2 * per_epoch)
         print(f"{per_epoch:.2f} s per epoch, {fixed:.1f} s besides (probes of 2 and 8 epochs"
               f"{', kept from ' + probes[0]['measured'] if probes[0].get('reused') else ''})", flush=True)
-        res = {}
+        res, seeds, missing = {}, {}, []
         for b in a.budgets:
             n = min(a.max_epochs, max(1, round((b - fixed) / per_epoch)))
             for seed in a.seeds:
                 r = {"bpho": kept(rows/f"bpho_e{n}_s{seed}{tag}.json",
-                                  lambda: bpho_run(proj, f"101_e{n}_s{seed}{tag}", seed, {**stage, "epochs": n}, a.set))}
+                                  lambda: bpho_run(proj, f"101_e{n}_s{seed}{tag}", seed, {**stage, "epochs": n}, a.set),
+                                  measure=not a.kept_only)}
+                if r["bpho"] is None:
+                    missing.append(f"{span(b)} seed {seed}"); continue
                 # CARE's rows do not depend on bpho's configuration: kept while they had at least this bpho run's time
                 given = max(b, r["bpho"]["train_seconds"])
-                if py: r["care"] = kept(rows/f"care_b{int(b)}_s{seed}.json", lambda: care_run(py, work, folder, seed, given),
-                                        lambda row: row.get("given", row["train_seconds"]) >= 0.99 * given)
-                res.setdefault(b, []).append(r)
+                if py:
+                    care = kept(rows/f"care_b{int(b)}_s{seed}.json", lambda: care_run(py, work, folder, seed, given),
+                                lambda row: row.get("given", row["train_seconds"]) >= 0.99 * given, measure=not a.kept_only)
+                    if care is None: missing.append(f"{span(b)} seed {seed} (CARE)")
+                    else: r["care"] = care
+                res.setdefault(b, []).append(r); seeds.setdefault(b, []).append(seed)
                 print(f"budget {b:.0f} s, seed {seed}: " + ", ".join(f"{k} {v['psnr']:.2f} dB (fg {v['psnr_fg']:.2f}) in {v['train_seconds']:.0f} s"
                                                                    for k, v in r.items()), flush=True)
         bic = scores(tiles(folder, "valid", 512, "bicubic"), tiles(folder, "valid", 512, "hr"))
     finally:
         if not a.work: shutil.rmtree(work, ignore_errors=True)
+    if not res: raise SystemExit(f"no rows kept in {rows} for these budgets and seeds")
     net = smoke_model()
     every = probes + [x for rs in res.values() for r in rs for x in r.values()]
     when = sorted(x["measured"] for x in every)
@@ -185,13 +196,14 @@ def main():
              f"at most {a.max_epochs}: the held-out PSNR after N epochs, seed 0, was "
              + ", ".join(f"{v:.2f} dB ({k})" for k, v in EPOCH_CURVE.items())
              + " (earlier runs of this script, 2026-12-03 and 2026-12-07, on 2-core CPUs): the 10 training fields are learnt by "
-             "heart past a few hundred epochs. A wider network does not use the rest of a long budget better: " + WIDER
-             + (f", with {' '.join(a.set)}" if a.set else "") + ". CARE: CAREamics's defaults given the budget (or the bpho run's training "
+             "heart past a few hundred epochs" + (f"; with {' '.join(a.set)}" if a.set else "")
+             + ". CARE: CAREamics's defaults given the budget (or the bpho run's training "
              f"time if longer), without its early stopping (bench/peer_care.py: the budget ends training, as it ends bpho's)."
              + ("" if sorted(a.budgets) == sorted(DEFAULT_BUDGETS) else f" Partial: the full table's budgets are "
-                f"{', '.join(span(b) for b in DEFAULT_BUDGETS)}; the others are still to be measured.") + f" Mean ± standard deviation over seeds {', '.join(map(str, a.seeds))}.", "",
-             "| budget (training s: bpho; CARE) | bpho epochs | bpho PSNR | bpho fg | bpho SSIM | bpho samples | CARE PSNR | CARE fg | CARE SSIM | CARE samples | bpho − CARE (fg) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+                f"{', '.join(span(b) for b in DEFAULT_BUDGETS)}; the others are still to be measured.") + f" Mean ± standard deviation over the seeds each row lists"
+             + (f"; not yet measured: {', '.join(missing)}" if missing else "") + ".", "",
+             "| budget (training s: bpho; CARE) | seeds | bpho epochs | bpho PSNR | bpho fg | bpho SSIM | bpho samples | CARE PSNR | CARE fg | CARE SSIM | CARE samples | bpho − CARE (fg) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for b, rs in res.items():
         bp = [r["bpho"] for r in rs]
         cr = [r["care"] for r in rs if "care" in r]
@@ -199,17 +211,20 @@ def main():
              f"{statistics.mean(x['psnr'] for x in bp) - statistics.mean(x['psnr'] for x in cr):+.2f} "
              f"({statistics.mean(x['psnr_fg'] for x in bp) - statistics.mean(x['psnr_fg'] for x in cr):+.2f})") if cr else "- | - | - | - | -"
         took = ms(bp, 'train_seconds', '{:.0f}') + (f"; {ms(cr, 'train_seconds', '{:.0f}')}" if cr else "")
-        lines.append(f"| {span(b)} ({took}) | {bp[0]['epochs']} | {ms(bp, 'psnr')} | "
+        sd = ", ".join(map(str, seeds[b])) + ("" if len(cr) == len(bp) else
+                                                f" (CARE: {', '.join(str(x) for x, r in zip(seeds[b], rs) if 'care' in r) or 'none'})")
+        lines.append(f"| {span(b)} ({took}) | {sd} | {bp[0]['epochs']} | {ms(bp, 'psnr')} | "
                      f"{ms(bp, 'psnr_fg')} | {ms(bp, 'ssim', '{:.3f}')} | {bp[0]['samples']} | {c} |")
-    bs = list(res)
-    mean = lambda b, who, k: statistics.mean(r[who][k] for r in res[b])
+    bs = sorted(res)
+    mean = lambda b, who, k: statistics.mean(r[who][k] for r in res[b] if who in r)
     goals = [f"bpho at {span(bs[-1])} vs at {span(bs[0])}: {mean(bs[-1], 'bpho', 'psnr') - mean(bs[0], 'bpho', 'psnr'):+.2f} dB "
              f"(goal: at least 0)"]
     if py:
         goals += [f"{span(b)}: bpho − CARE {mean(b, 'bpho', 'psnr') - mean(b, 'care', 'psnr'):+.2f} dB (goal +0.5), "
-                  f"fg {mean(b, 'bpho', 'psnr_fg') - mean(b, 'care', 'psnr_fg'):+.2f} dB (goal +0.3)" for b in bs]
+                  f"fg {mean(b, 'bpho', 'psnr_fg') - mean(b, 'care', 'psnr_fg'):+.2f} dB (goal +0.3)" for b in bs
+                  if any("care" in r for r in res[b])]
     else: lines += ["", f"CARE not run: {why}."]
-    lines += ["", "Goals: " + "; ".join(goals) + "."]
+    lines += ["", "Goals: " + "; ".join(goals) + ".", "", "A wider network does not use the rest of a long budget better: " + WIDER + "."]
     text = "\n".join(lines) + "\n"
     print(text)
     if a.out: write_section(a.out, text, TITLE)
