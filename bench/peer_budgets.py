@@ -1,5 +1,5 @@
 """Peer comparison at several wall-clock training budgets and seeds: bpho's experiment 101 (smoke network, its
-epochs scaled to each budget) vs CARE as implemented in CAREamics, given the same training time as each bpho run,
+epochs scaled to each budget, up to the most that help) vs CARE as implemented in CAREamics, given the whole budget,
 both scored as bench/peer.py scores them (CARE-style PSNR, foreground PSNR and SSIM on paired_001's held-out 512 px
 tiles). Writes mean and spread over the seeds, samples seen, and whether the goals hold.
 
