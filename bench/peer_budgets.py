@@ -130,6 +130,7 @@ def main():
     ap.add_argument("--no-care", action="store_true", help="bpho only (no CAREamics venv needed)")
     ap.add_argument("--kept-only", action="store_true", help="measure nothing: the table of the rows kept so far, the missing ones listed")
     ap.add_argument("--out", default=None); a = ap.parse_args()
+    if a.max_epochs < 1: ap.error(f"--max-epochs must be at least 1, found {a.max_epochs}")
     work = Path(a.work).resolve() if a.work else Path(tempfile.mkdtemp(prefix="bpho-bench-"))
     t_all, load0 = time.perf_counter(), load()
     try:
@@ -146,6 +147,8 @@ def main():
         probes = probe()
         if None in probes: raise SystemExit(f"--kept-only: no probes kept in {rows} for this configuration (tag {tag[1:]})")
         if probes[1]["train_seconds"] <= probes[0]["train_seconds"]:  # the machine was busy during one of them: once more
+            if a.kept_only: raise SystemExit(f"--kept-only: the probes kept in {rows} (tag {tag[1:]}) took 8 epochs no longer "
+                                             f"than 2; run without --kept-only to measure them again")
             print(f"probes of 2 and 8 epochs took {probes[0]['train_seconds']:.0f} and {probes[1]['train_seconds']:.0f} s: "
                   f"measuring them again", flush=True)
             for k in (2, 8):  # the row, and the model, which `bpho experiment` would otherwise reuse with its time
