@@ -9,7 +9,7 @@ DEMO_ROOT ?= demo
 PEER_WORK ?= bench/.peer-work
 
 .DEFAULT_GOAL := help
-.PHONY: help venv demo transfer-seeds test test-profiles test-slow check-sync export lock clean-demo bench bench-peer bench-gpu
+.PHONY: help venv demo transfer-seeds test test-profiles test-slow check-sync export lock clean-demo bench bench-peer bench-peer-averaging bench-gpu
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -79,6 +79,9 @@ bench: $(STAMP)  ## benchmarks written to BENCHMARKS.md: dataset builds, trainin
 
 bench-peer: $(STAMP)  ## bpho vs CARE (CAREamics) at 2, 5 and 20 min of training, 3 seeds each, into BENCHMARKS.md (about 2.2 h; each run's row is kept in bench/peer_rows (committed), so PEER_ARGS="--budgets 120 300" then a plain run measures it in parts)
 	time $(BIN)/python bench/peer_budgets.py --work $(PEER_WORK) --out BENCHMARKS.md $(PEER_ARGS)
+
+bench-peer-averaging: $(STAMP)  ## after bench-peer (its models in bench/.peer-work): 20-min bpho and CARE predictions averaged over seeds and dihedral transforms, into BENCHMARKS.md (a few minutes)
+	$(BIN)/python bench/peer_averaging.py --work $(PEER_WORK) --out BENCHMARKS.md
 
 bench-gpu: $(STAMP)  ## on a CUDA machine: batch sizes, samples/s, peak memory, prediction MPix/s, into BENCHMARKS.md
 	bench/gpu.sh

@@ -55,6 +55,10 @@ def smoke_stage() -> dict:
     (st,) = ps["SMOKE"]["STAGES"]
     return st
 
+def config_tag(sets) -> str:
+    "The suffix of the rows and models of one bpho configuration: a hash of the --set values and 101's parameters cell."
+    return "_" + hashlib.sha256(json.dumps([list(sets), parameters_cell()]).encode()).hexdigest()[:8]
+
 def bpho_run(proj: Path, name: str, seed: int, stage: dict, sets) -> dict:
     "Train 101 (smoke network) with `stage`; its config.json, and its scores on the held-out 512 px tiles."
     root = proj/"data"
@@ -139,7 +143,7 @@ def main():
         py, why = (None, "--no-care") if a.no_care else (REPO/"bench/.venv-peer/bin/python", "") if a.kept_only else peer_python()
         stage = smoke_stage()
         # rows are kept per configuration: other --set or another 101 parameters cell, other runs
-        tag = "_" + hashlib.sha256(json.dumps([a.set, parameters_cell()]).encode()).hexdigest()[:8]
+        tag = config_tag(a.set)
         rows = a.rows.resolve()
         # two probes: the seconds an epoch adds, and what a run costs besides its epochs (loaders, fields, learner)
         probe = lambda: [kept(rows/f"probe{k}{tag}.json", lambda: bpho_run(proj, f"101_probe{k}{tag}", 0, {**stage, "epochs": k}, a.set),

@@ -3,14 +3,38 @@ then applied to the test tiles. Runs in its own venv (bench/.venv-peer: CAREamic
 calls it and exchanges data through .npy files in DIR:
 
     bench/.venv-peer/bin/python bench/peer_care.py DIR SECONDS [SEED]
+    bench/.venv-peer/bin/python bench/peer_care.py --dihedral DIR
 
 DIR holds x_train, y_train, x_valid, y_valid (N, Y, X float32) and x_test; writes pred_test.npy and care.json.
+--dihedral (bench/peer_averaging.py) applies the model that a run left in DIR (its last checkpoint) to x_test under
+each of the 8 dihedral transforms, undoes them, and writes pred_test_last.npy (no transform) and pred_test_dihedral.npy
+(the mean of the 8): CAREamics 0.3.5 has no test-time averaging of its own.
 """
 import json, sys, time
 from pathlib import Path
 import numpy as np
 
+def dihedral(d: Path):
+    from careamics import CAREamist
+    ckpt = d/"care_work/checkpoints/care_bench_0/care_bench_last.ckpt"
+    if not ckpt.exists(): raise SystemExit(f"{ckpt}: no CAREamics checkpoint (expected a run of bench/peer_care.py in {d})")
+    x = np.load(d/"x_test.npy")
+    care = CAREamist(checkpoint_path=ckpt, work_dir=d/"care_dihedral", enable_progress_bar=False)
+    def turn(a, k):  # the k-th dihedral transform of the last two axes (k >= 4: then flipped upside down)
+        a = np.rot90(a, k % 4, axes=(-2, -1))
+        return a[..., ::-1, :] if k >= 4 else a
+    def unturn(a, k):
+        return np.rot90(a[..., ::-1, :] if k >= 4 else a, -(k % 4), axes=(-2, -1))
+    preds = []
+    for k in range(8):
+        out = care.predict(np.ascontiguousarray(turn(x, k)), axes="SYX", data_type="array")
+        out = out[0] if isinstance(out, tuple) else out
+        preds.append(unturn(np.concatenate([np.asarray(p).reshape(-1, *x.shape[-2:]) for p in (out if isinstance(out, list) else [out])]), k))
+    np.save(d/"pred_test_last.npy", preds[0].astype(np.float32))
+    np.save(d/"pred_test_dihedral.npy", np.mean(preds, 0).astype(np.float32))
+
 def main():
+    if sys.argv[1] == "--dihedral": return dihedral(Path(sys.argv[2]))
     d, budget = Path(sys.argv[1]), float(sys.argv[2])
     seed = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     import torch, careamics
