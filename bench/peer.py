@@ -36,6 +36,11 @@ def tiles(folder: Path, split: str, size: int, role: str) -> np.ndarray:
     return np.stack([load_tile(folder/r[role]) for r in read_tiles_table(folder)
                      if r["split"] == split and int(r["size"]) == size]).astype(np.float32)
 
+def predict_held_out(model, cfg: dict, lr) -> list:
+    "bpho's predictions of the held-out LR tiles, each in one piece (as `bpho evaluate` predicts them)."
+    from bpho_lib.predict import model_multiple, predict_tiled
+    return [predict_tiled(model, np.ascontiguousarray(x)[None], 4, tile=max(x.shape), overlap=0, multiple=model_multiple(cfg["model"])) for x in lr]
+
 def scores(preds, targets) -> dict:
     "Mean CARE-style metrics over the tiles, as bpho_lib.evaluate averages them."
     from bpho_lib.metrics import image_metrics
@@ -73,7 +78,6 @@ def run(work: Path, budget, sets=()) -> str:
     bpho_samples = sum(s["epochs"] for s in stages) * (n_train // stages[0]["bs"]) * stages[0]["bs"]
     # the held-out tiles: the largest size of the valid split, as `bpho evaluate` scores
     import torch
-    from bpho_lib.predict import predict_tiled, model_multiple
     from bpho_lib import store
     hr, lr, bic = (tiles(folder, "valid", 512, r) for r in ("hr", "lr", "bicubic"))
     model, cfg = store.load(mdir)
@@ -81,9 +85,8 @@ def run(work: Path, budget, sets=()) -> str:
     net = (f"plain UNet ({mc['base']} ch, {mc['levels']} levels, {n_par / 1e6:.1f}M parameters)" if mc["arch"] == "plain"
            else f"{mc['arch']} UNet ({n_par / 1e6:.1f}M parameters)")
     feed = ("LR; UNet on the LR grid, pixel shuffle to HR" if mc.get("upsample") == "output" else "LR, upsampled inside (bilinear)")
-    mult = model_multiple(cfg["model"])
     t = time.perf_counter()
-    pred_bpho = [predict_tiled(model, x[None], 4, tile=max(x.shape), overlap=0, multiple=mult) for x in lr]
+    pred_bpho = predict_held_out(model, cfg, lr)
     bpho_pred_s = time.perf_counter() - t
     res = {"bpho": scores(pred_bpho, hr), "bicubic": scores(bic, hr)}
     lines = [f"## {TITLE}", ""]

@@ -15,30 +15,20 @@ import argparse, datetime, itertools, statistics, subprocess, sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, cpu_name, write_section
-from peer import scores, tiles
+from peer import predict_held_out, scores, tiles
+from peer_care import turn, unturn
 from peer_budgets import config_tag
 import numpy as np
 
 TITLE = "Peer: averaging predictions at the longest budget (bench/peer_averaging.py)"
 
-def turn(a: np.ndarray, k: int) -> np.ndarray:
-    "The k-th (0..7) dihedral transform of the last two axes (k >= 4: then flipped upside down)."
-    a = np.rot90(a, k % 4, axes=(-2, -1))
-    return a[..., ::-1, :] if k >= 4 else a
-
-def unturn(a: np.ndarray, k: int) -> np.ndarray:
-    "The inverse of turn(., k)."
-    return np.rot90(a[..., ::-1, :] if k >= 4 else a, -(k % 4), axes=(-2, -1))
-
 def bpho_predictions(mdir: Path, lr) -> list:
     "For each of the 8 dihedral transforms, the model's predictions of the tiles `lr`, transformed back."
     from bpho_lib import store
-    from bpho_lib.predict import model_multiple, predict_tiled
     if not (mdir/"config.json").exists():
         raise SystemExit(f"{mdir}: no bpho model (expected a run of bench/peer_budgets.py with this --work, --epochs and --seeds)")
     model, cfg = store.load(mdir)
-    return [[unturn(predict_tiled(model, np.ascontiguousarray(turn(x, k))[None], 4, tile=max(x.shape), overlap=0,
-                                  multiple=model_multiple(cfg["model"])), k) for x in lr] for k in range(8)]
+    return [[unturn(p, k) for p in predict_held_out(model, cfg, [turn(x, k) for x in lr])] for k in range(8)]
 
 def mean_of(*preds) -> list:
     "The tile-wise mean of several lists of predictions."
@@ -55,6 +45,10 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--set", action="append", default=[], help="the bpho runs' --set (picks their models)")
     ap.add_argument("--out", default=None); a = ap.parse_args()
+    if len(set(a.seeds)) < 2: ap.error(f"--seeds: at least 2 different seeds (models are averaged in pairs), found {a.seeds}")
+    a.seeds = sorted(set(a.seeds))
+    py = REPO/"bench/.venv-peer/bin/python"
+    if not py.exists(): raise SystemExit(f"{py}: missing (CAREamics's venv, made by bench/peer_budgets.py; run `make bench-peer` first)")
     folder = a.work/"p/data/datasets/paired_001"
     if not folder.exists(): raise SystemExit(f"{folder}: missing (run bench/peer_budgets.py --work {a.work} first)")
     hr, lr = (tiles(folder, "valid", 512, r) for r in ("hr", "lr"))
@@ -71,7 +65,6 @@ def main():
         add("bpho, two models, 8 dihedral", mean_of(*P[s], *P[t]))
     if len(a.seeds) > 2:
         add(f"bpho, {len(a.seeds)} models", mean_of(*(P[s][0] for s in a.seeds)))
-    py = REPO/"bench/.venv-peer/bin/python"
     for s in a.seeds:
         d = a.work/f"peer_s{s}_{a.budget}"
         r = subprocess.run([py, REPO/"bench/peer_care.py", "--dihedral", d], capture_output=True, text=True, cwd=d if d.exists() else None)

@@ -24,7 +24,7 @@ import argparse, datetime, hashlib, json, os, shutil, statistics, subprocess, sy
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BIN, REPO, cpu_name, load, paired_project, smoke_model, write_section
-from peer import peer_python, scores, tiles
+from peer import peer_python, predict_held_out, scores, tiles
 import numpy as np
 
 TITLE = "Peer: CARE (CAREamics) at several training budgets and seeds (`make bench-peer`, bench/peer_budgets.py)"
@@ -68,11 +68,10 @@ def bpho_run(proj: Path, name: str, seed: int, stage: dict, sets) -> dict:
                         *[x for s in sets for x in ("--set", s)]], cwd=proj, capture_output=True, text=True)
     if r.returncode: raise SystemExit(f"bpho experiment {name} failed:\n{(r.stderr or r.stdout)[-2000:]}")
     from bpho_lib import store
-    from bpho_lib.predict import model_multiple, predict_tiled
     folder = root/"datasets/paired_001"
     model, cfg = store.load(root/"models"/name)
     hr, lr = (tiles(folder, "valid", 512, r) for r in ("hr", "lr"))
-    pred = [predict_tiled(model, x[None], 4, tile=max(x.shape), overlap=0, multiple=model_multiple(cfg["model"])) for x in lr]
+    pred = predict_held_out(model, cfg, lr)
     n_train = len(tiles(folder, "train", 128, "hr"))
     samples = stage["epochs"] * (n_train // stage["bs"]) * stage["bs"]
     return {**scores(pred, hr), "train_seconds": cfg["train_seconds"], "epochs": stage["epochs"], "samples": samples,

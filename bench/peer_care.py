@@ -14,27 +14,37 @@ import json, sys, time
 from pathlib import Path
 import numpy as np
 
+def turn(a: np.ndarray, k: int) -> np.ndarray:
+    "The k-th (0..7) dihedral transform of the last two axes (k >= 4: then flipped upside down)."
+    a = np.rot90(a, k % 4, axes=(-2, -1))
+    return a[..., ::-1, :] if k >= 4 else a
+
+def unturn(a: np.ndarray, k: int) -> np.ndarray:
+    "The inverse of turn(., k)."
+    return np.rot90(a[..., ::-1, :] if k >= 4 else a, -(k % 4), axes=(-2, -1))
+
+def care_predict(care, x: np.ndarray) -> np.ndarray:
+    "CAREamics's predictions of the tiles `x` (N, Y, X), as one (N, Y, X) array."
+    out = care.predict(np.ascontiguousarray(x), axes="SYX", data_type="array")
+    out = out[0] if isinstance(out, tuple) else out  # (predictions, names) in CAREamics 0.3.5
+    return np.concatenate([np.asarray(p).reshape(-1, *x.shape[-2:]) for p in (out if isinstance(out, list) else [out])])
+
 def dihedral(d: Path):
     from careamics import CAREamist
     ckpt = d/"care_work/checkpoints/care_bench_0/care_bench_last.ckpt"
     if not ckpt.exists(): raise SystemExit(f"{ckpt}: no CAREamics checkpoint (expected a run of bench/peer_care.py in {d})")
     x = np.load(d/"x_test.npy")
     care = CAREamist(checkpoint_path=ckpt, work_dir=d/"care_dihedral", enable_progress_bar=False)
-    def turn(a, k):  # the k-th dihedral transform of the last two axes (k >= 4: then flipped upside down)
-        a = np.rot90(a, k % 4, axes=(-2, -1))
-        return a[..., ::-1, :] if k >= 4 else a
-    def unturn(a, k):
-        return np.rot90(a[..., ::-1, :] if k >= 4 else a, -(k % 4), axes=(-2, -1))
-    preds = []
-    for k in range(8):
-        out = care.predict(np.ascontiguousarray(turn(x, k)), axes="SYX", data_type="array")
-        out = out[0] if isinstance(out, tuple) else out
-        preds.append(unturn(np.concatenate([np.asarray(p).reshape(-1, *x.shape[-2:]) for p in (out if isinstance(out, list) else [out])]), k))
+    preds = [unturn(care_predict(care, turn(x, k)), k) for k in range(8)]
     np.save(d/"pred_test_last.npy", preds[0].astype(np.float32))
     np.save(d/"pred_test_dihedral.npy", np.mean(preds, 0).astype(np.float32))
 
 def main():
-    if sys.argv[1] == "--dihedral": return dihedral(Path(sys.argv[2]))
+    args = sys.argv[1:]
+    if args[:1] in (["-h"], ["--help"]): return print(__doc__)
+    if not args: raise SystemExit(__doc__)
+    if len(args) not in ((2,) if args[0] == "--dihedral" else (2, 3)): raise SystemExit(f"peer_care.py: unexpected arguments {args}\n{__doc__}")
+    if args[0] == "--dihedral": return dihedral(Path(args[1]))
     d, budget = Path(sys.argv[1]), float(sys.argv[2])
     seed = int(sys.argv[3]) if len(sys.argv) > 3 else 0
     import torch, careamics
@@ -59,10 +69,8 @@ def main():
     care.train(train_data=x_tr, train_data_target=y_tr, val_data=x_va, val_data_target=y_va)
     train_s, train_cpu = time.perf_counter() - t, time.process_time() - c
     t = time.perf_counter()
-    out = care.predict(x_te, axes="SYX", data_type="array")
+    pred = care_predict(care, x_te)
     pred_s = time.perf_counter() - t
-    out = out[0] if isinstance(out, tuple) else out  # (predictions, names) in CAREamics 0.3.5
-    pred = np.concatenate([np.asarray(p).reshape(-1, *x_te.shape[-2:]) for p in (out if isinstance(out, list) else [out])])
     np.save(d/"pred_test.npy", pred.astype(np.float32))
     trainer = care.trainer
     steps = int(getattr(trainer, "global_step", -1))
