@@ -14,13 +14,15 @@ rows were kept and over which dates, code versions and CPUs they were measured.
 
 The budget is bpho's training time (`train_seconds` in config.json, i.e. `fit_stages`, validation included): runs of
 2 and 8 epochs measure the seconds an epoch adds and the rest, and each budget gets round((budget - rest) / per epoch)
-epochs of 101's smoke stage, but at most --max-epochs (MAX_EPOCHS): beyond that the smoke network has learnt what the
-10 training fields teach and more epochs only learn them by heart (measured: EPOCH_CURVE below; README, "Benchmarks"), so a
-longer budget stops there and is never worse. CAREamics gets the budget, or what the bpho run took if that was
-longer, as Lightning's `max_time`. `--set` goes to every bpho run (e.g. another NET). About 2 x sum(budgets) x seeds
+epochs of 101's smoke stage, but at most --max-epochs (MAX_EPOCHS) for one network: beyond that the smoke network has
+learnt what the 10 training fields teach and more epochs only learn them by heart (measured: EPOCH_CURVE below; README,
+"Benchmarks"). A budget that affords more trains an ensemble instead (101's NET with `members`, bpho's own: each member
+trained alone, their predictions averaged): as many members as it takes to keep each at most --max-epochs, the budget
+shared between them (`plan`). CAREamics gets the budget, or what the bpho run took if that was longer, as Lightning's
+`max_time`. `--set` goes to every bpho run (e.g. another NET). About 2 x sum(budgets) x seeds
 of wall-clock time in all, less where bpho stops at --max-epochs (about 2.2 h with the defaults on 2 cores): `make bench-peer`.
 """
-import argparse, datetime, hashlib, json, os, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, ast, datetime, hashlib, json, math, os, shutil, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import BIN, REPO, cpu_name, load, paired_project, smoke_model, write_section
@@ -48,6 +50,11 @@ def parameters_cell() -> str:
     nb = json.loads(NB.read_text())
     return next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).lstrip().startswith("# parameters"))
 
+def smoke_net() -> dict:
+    "NET of 101's SMOKE configuration."
+    ps = {}; exec(parameters_cell(), ps)
+    return ps["SMOKE"]["NET"]
+
 def smoke_stage() -> dict:
     "The single stage of 101's SMOKE configuration."
     src = parameters_cell()
@@ -59,9 +66,21 @@ def config_tag(sets) -> str:
     "The suffix of the rows and models of one bpho configuration: a hash of the --set values and 101's parameters cell."
     return "_" + hashlib.sha256(json.dumps([list(sets), parameters_cell()]).encode()).hexdigest()[:8]
 
-def bpho_run(proj: Path, name: str, seed: int, stage: dict, sets) -> dict:
-    "Train 101 (smoke network) with `stage`; its config.json, and its scores on the held-out 512 px tiles."
+def plan(budget: float, per_epoch: float, fixed: float, max_epochs: int) -> tuple[int, int]:
+    """(members, epochs of each) for `budget` seconds of training: one network of round((budget - fixed) / per_epoch)
+    epochs if that is at most `max_epochs`, else the fewest members that keep each at most `max_epochs`, sharing the
+    budget (each member costs `fixed` besides its epochs)."""
+    members = max(1, math.ceil((budget - fixed) / per_epoch / max_epochs - 1e-9))
+    return members, min(max_epochs, max(1, round((budget - members * fixed) / (members * per_epoch))))
+
+def bpho_run(proj: Path, name: str, seed: int, stage: dict, sets, members: int = 1) -> dict:
+    """Train 101 (smoke network; an ensemble of `members` of them if more than 1) with `stage`; its config.json, and its
+    scores on the held-out 512 px tiles."""
     root = proj/"data"
+    if members > 1:  # NET (101's smoke network, or the caller's --set NET) with members
+        given = [s for s in sets if s.startswith("NET=")]
+        net = ast.literal_eval(given[-1][4:]) if given else smoke_net()
+        sets = [*[s for s in sets if not s.startswith("NET=")], f"NET={ {**net, 'members': members}!r}"]
     # always run: bpho's own run key says whether a model of this name was trained by this schedule (then it is reused)
     r = subprocess.run([BIN/"bpho", "--root", root, "--manifest", proj/"datasources.toml", "experiment", NB, "--smoke", "--quiet",
                         "--set", f"SEED={seed}", "--set", f"EXPERIMENT={name!r}", "--set", f"STAGES={[stage]!r}",
@@ -73,9 +92,9 @@ def bpho_run(proj: Path, name: str, seed: int, stage: dict, sets) -> dict:
     hr, lr = (tiles(folder, "valid", 512, r) for r in ("hr", "lr"))
     pred = predict_held_out(model, cfg, lr)
     n_train = len(tiles(folder, "train", 128, "hr"))
-    samples = stage["epochs"] * (n_train // stage["bs"]) * stage["bs"]
+    samples = members * stage["epochs"] * (n_train // stage["bs"]) * stage["bs"]
     return {**scores(pred, hr), "train_seconds": cfg["train_seconds"], "epochs": stage["epochs"], "samples": samples,
-            "selection": cfg.get("selection", {}), "set": list(sets)}
+            "members": cfg["model"].get("members", 1), "selection": cfg.get("selection", {}), "set": list(sets)}
 
 def care_run(py, work: Path, folder: Path, seed: int, budget: float) -> dict:
     "CAREamics for `budget` seconds with `seed`; its record and scores (`given`: the budget)."
@@ -167,10 +186,11 @@ def main():
               f"{', kept from ' + probes[0]['measured'] if probes[0].get('reused') else ''})", flush=True)
         res, seeds, missing = {}, {}, []
         for b in a.budgets:
-            n = min(a.max_epochs, max(1, round((b - fixed) / per_epoch)))
+            m, n = plan(b, per_epoch, fixed, a.max_epochs)
+            run = f"e{n}" + (f"x{m}" if m > 1 else "")  # (one network's rows keep their names)
             for seed in a.seeds:
-                r = {"bpho": kept(rows/f"bpho_e{n}_s{seed}{tag}.json",
-                                  lambda: bpho_run(proj, f"101_e{n}_s{seed}{tag}", seed, {**stage, "epochs": n}, a.set),
+                r = {"bpho": kept(rows/f"bpho_{run}_s{seed}{tag}.json",
+                                  lambda: bpho_run(proj, f"101_{run}_s{seed}{tag}", seed, {**stage, "epochs": n}, a.set, m),
                                   measure=not a.kept_only)}
                 if r["bpho"] is None:
                     missing.append(f"{span(b)} seed {seed}"); continue
@@ -202,7 +222,9 @@ def main():
              f"sample pairs; the 6 held-out 512 px tiles; CARE-style metrics; bicubic {bic['psnr']:.2f} dB, fg {bic['psnr_fg']:.2f}). "
              f"bpho: experiment 101's smoke network (plain UNet, {net['base']} ch, {net['levels']} levels, on the LR grid), its "
              f"smoke stage ({stage['size']} px, batch {stage['bs']}, lr {stage['lr']:g}) for round((budget - {fixed:.1f} s) / {per_epoch:.2f} s) epochs, "
-             f"at most {a.max_epochs}: the held-out PSNR after N epochs, seed 0, was "
+             f"at most {a.max_epochs} for one network, else an ensemble of as many networks as keep each at most {a.max_epochs} "
+             f"epochs, sharing the budget (NET's `members`: each trained alone, with its own seed, and their predictions averaged). "
+             f"The held-out PSNR of one network after N epochs, seed 0, was "
              + ", ".join(f"{v:.2f} dB ({k})" for k, v in EPOCH_CURVE.items())
              + " (earlier runs of this script, 2026-12-03 and 2026-12-07, on 2-core CPUs): the 10 training fields are learnt by "
              "heart past a few hundred epochs" + (f"; with {' '.join(a.set)}" if a.set else "")
@@ -211,7 +233,7 @@ def main():
              + ("" if sorted(a.budgets) == sorted(DEFAULT_BUDGETS) else f" Partial: the full table's budgets are "
                 f"{', '.join(span(b) for b in DEFAULT_BUDGETS)}; the others are still to be measured.") + f" Mean ± standard deviation over the seeds each row lists"
              + (f"; not yet measured: {', '.join(missing)}" if missing else "") + ".", "",
-             "| budget (training s: bpho; CARE) | seeds | bpho epochs | bpho PSNR | bpho fg | bpho SSIM | bpho samples | CARE PSNR | CARE fg | CARE SSIM | CARE samples | bpho − CARE (fg) |",
+             "| budget (training s: bpho; CARE) | seeds | bpho (networks ×) epochs | bpho PSNR | bpho fg | bpho SSIM | bpho samples | CARE PSNR | CARE fg | CARE SSIM | CARE samples | bpho − CARE (fg) |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for b, rs in res.items():
         bp = [r["bpho"] for r in rs]
@@ -222,7 +244,8 @@ def main():
         took = ms(bp, 'train_seconds', '{:.0f}') + (f"; {ms(cr, 'train_seconds', '{:.0f}')}" if cr else "")
         sd = ", ".join(map(str, seeds[b])) + ("" if len(cr) == len(bp) else
                                                 f" (CARE: {', '.join(str(x) for x, r in zip(seeds[b], rs) if 'care' in r) or 'none'})")
-        lines.append(f"| {span(b)} ({took}) | {sd} | {bp[0]['epochs']} | {ms(bp, 'psnr')} | "
+        ep = f"{bp[0]['members']} × {bp[0]['epochs']}" if bp[0].get("members", 1) > 1 else f"{bp[0]['epochs']}"
+        lines.append(f"| {span(b)} ({took}) | {sd} | {ep} | {ms(bp, 'psnr')} | "
                      f"{ms(bp, 'psnr_fg')} | {ms(bp, 'ssim', '{:.3f}')} | {bp[0]['samples']} | {c} |")
     bs = sorted(res)
     mean = lambda b, who, k: statistics.mean(r[who][k] for r in res[b] if who in r)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/18_experiment.ipynb #55a66d6a
 from __future__ import annotations
-import ast, os, time
+import ast, os, shutil, time
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np
@@ -21,7 +21,7 @@ from .datasets import degradation_for, load_tile
 from .datasources import source_record
 from .distributed import barrier, rank, world_size
 from .evaluate import dataset_folder, evaluate, record
-from .learn import DOMAIN_PCT, SELECT, best_epoch, domain_factor, domain_images, domain_masks, fit_cyclegan, fit_stages, unpaired_dls
+from .learn import DOMAIN_PCT, SELECT, best_epoch, domain_factor, domain_images, domain_masks, fit_cyclegan, fit_stages, member_seeds, unpaired_dls
 from .predict import model_multiple, predict_tiled
 from .store import already_trained, load, load_generator, model_name, save, update_config
 from .tiles import upsample
@@ -49,18 +49,32 @@ def fresh_degradation(settings: Settings, info: dict, stages: list):
                         f"{d.get('kind') if isinstance(d, dict) else d!r}: train on its tiles (no sampling='fields')")
     return degradation_for(settings, info["params"], next(iter(info["sources"])))
 
+def _selection(hist: list, select: str, patience, stages: list, what: str, log=print) -> dict:
+    "The epoch one model's `select` kept (config.json's `selection`), told in `log` where it is the best one."
+    if select == "last": return {"select": "last", "epoch": len(hist)}
+    b, epochs = best_epoch(hist), sum(s["epochs"] for s in stages)
+    log(f"{what}: kept epoch {b + 1} of {len(hist)} (PSNR {hist[b]['field_psnr']:.2f} dB on the whole held-out "
+        f"fields; the last epoch's {hist[-1]['field_psnr']:.2f} dB, its weights in last.pth)"
+        + (f"; stopped early, {epochs} planned (patience {patience})" if len(hist) < epochs else ""))
+    return {"select": "best", "metric": "field_psnr: CARE-style PSNR on the whole held-out fields",
+            "epoch": b + 1, "stage": hist[b]["stage"] + 1, "field_psnr": hist[b]["field_psnr"],
+            "last_field_psnr": hist[-1]["field_psnr"], "last_weights": "last.pth",
+            "patience": patience, "epochs_run": len(hist), "epochs_planned": epochs, "stopped_early": len(hist) < epochs}
+
 def train(settings: Settings, experiment: str, dataset: str, cfg: ModelConfig, stages: list, loss: str = "mse",
           wd: float = 1e-3, seed: int = 0, roles=("lr", "hr"), notebook: str = "", log=print, select: str = "last",
           patience: int | None = None) -> tuple:
     """Train `cfg` on `dataset` through `stages`; save it to models/<experiment>/; return (model, history, config).
     `select="best"` keeps the epoch with the best PSNR on the dataset's whole held-out fields (the last one in last.pth);
     `patience` then stops training after that many epochs without a better one. A stage with `sampling="fields"` draws
-    its crops anew each epoch (a synthetic dataset's LR too, by its own crappifier)."""
+    its crops anew each epoch (a synthetic dataset's LR too, by its own crappifier). An ensemble (`cfg.members` > 1)
+    trains each member alone, with its own seed (`learn.member_seeds`), and is stored as one model that averages them."""
     if select not in SELECT: raise BphoError(f"select must be one of {SELECT}, found {select!r}")
     folder = dataset_folder(settings, dataset)
     info, out = dataset_info(folder), settings.models/experiment
     degrade = fresh_degradation(settings, info, stages)
-    run = {"learner": "unet", "model": dict(vars(cfg)), "dataset": info["fingerprint"], "roles": list(roles),
+    net = {k: v for k, v in vars(cfg).items() if k != "members" or v > 1}  # (runs from before ensembles keep their keys)
+    run = {"learner": "unet", "model": net, "dataset": info["fingerprint"], "roles": list(roles),
            "stages": stages, "loss": loss, "wd": wd, "seed": seed, "optimizer": "adamw",
            **({"select": select} if select != "last" else {}),  # (runs from before selection keep their keys)
            **({"patience": patience} if patience is not None else {})}
@@ -72,56 +86,61 @@ def train(settings: Settings, experiment: str, dataset: str, cfg: ModelConfig, s
     t0 = time.time()
     model, hist = fit_stages(cfg, folder, stages, out, key, loss, wd, seed, roles, log=log, select=select,
                              patience=patience, degrade=degrade)
-    epochs = sum(s["epochs"] for s in stages)
-    selection = {"select": "last", "epoch": len(hist)}
-    if select == "best":
-        b = best_epoch(hist)
-        selection = {"select": "best", "metric": "field_psnr: CARE-style PSNR on the whole held-out fields",
-                     "epoch": b + 1, "stage": hist[b]["stage"] + 1, "field_psnr": hist[b]["field_psnr"],
-                     "last_field_psnr": hist[-1]["field_psnr"], "last_weights": "last.pth",
-                     "patience": patience, "epochs_run": len(hist), "epochs_planned": epochs,
-                     "stopped_early": len(hist) < epochs}
-        log(f"{experiment}: kept epoch {b + 1} of {len(hist)} (PSNR {hist[b]['field_psnr']:.2f} dB on the whole held-out "
-            f"fields; the last epoch's {hist[-1]['field_psnr']:.2f} dB, its weights in last.pth)"
-            + (f"; stopped early, {epochs} planned (patience {patience})" if len(hist) < epochs else ""))
+    n, seeds = cfg.members, member_seeds(seed, cfg.members)
+    runs = [[h for h in hist if h.get("member", 1) == i + 1] for i in range(n)]  # one history per member
+    selection = [_selection(h, select, patience, stages, f"{experiment}" + (f" member {i + 1}" if n > 1 else ""), log)
+                 for i, h in enumerate(runs)]
+    selection = selection[0] if n == 1 else {"select": select, "members": selection,
+                                             **({"last_weights": "last.pth"} if select == "best" else {})}
     fresh = [i + 1 for i, st in enumerate(stages) if st.get("sampling") == "fields"]
     sampling = {"stages": fresh, "fields": sorted(k for k, f in info["files"].items() if "field" in f),
-                "seeds": [seed + i - 1 for i in fresh], "rule": "crops per epoch as the stage size's training tiles, "
-                "generator seeded by (seed, epoch); a synthetic LR by (seed, epoch, crop)",
+                "seeds": [s + i - 1 for s in seeds for i in fresh], "rule": "crops per epoch as the stage size's training "
+                "tiles, generator seeded by (seed, epoch); a synthetic LR by (seed, epoch, crop)"
+                + ("; the seeds of each member in turn" if n > 1 else ""),
                 "degradation": degrade.record() if degrade else None} if fresh else None
+    trained = f"{len(hist)}E" if n == 1 else f"{n}x{max(len(h) for h in runs)}E"  # epochs trained (by each member)
     config = {"learner": "unet", "model": dict(vars(cfg)), "experiment": experiment, "notebook": notebook,
-              "name": model_name("unet" if cfg.arch != "plain" else "plainunet", dataset, loss, f"{len(hist)}E"),  # epochs trained
+              "name": model_name("unet" if cfg.arch != "plain" else "plainunet", dataset, loss, trained),
               "dataset": {"name": dataset, "fingerprint": info["fingerprint"], "sources": info["sources"]},
               "roles": {"x": roles[0], "y": roles[1]},
               "normalisation": {"percentiles": info["params"].get("percentiles", [2, 99.8])},
               "schedule": stages, "loss": loss, "wd": wd, "seed": seed, "optimizer": "adamw", "selection": selection,
+              **({"members": {"n": n, "seeds": seeds, "rule": "each member trained alone, as one model of its seed; "
+                              "the model averages their predictions"}} if n > 1 else {}),
               **({"sampling": sampling} if sampling else {}),
               "history": hist, "train_seconds": round(time.time() - t0, 1), "run": run, "run_key": key}
     if main_process():  # in a data-parallel run, every rank holds the same model: rank 0 writes it
         save(out, model, config)
         (out/"checkpoint.pth").unlink(missing_ok=True)  # complete: the model is in weights.pth
         (out/"best.pth").unlink(missing_ok=True)  # the same weights as weights.pth
+        for i in range(n if n > 1 else 0): shutil.rmtree(out/f"member{i + 1}", ignore_errors=True)  # all in weights.pth
         atomic_write_json(settings.results/experiment/"history.json", hist)
     return model, hist, config
 
 # %% ../nbs/18_experiment.ipynb #becfded3
 def plot_history(hist: list, path=None):
-    "Training curves: losses and the validation metric (PSNR, or a segmenter's foreground IoU) per epoch, stages marked."
+    """Training curves: losses and the validation metric (PSNR, or a segmenter's foreground IoU) per epoch, stages
+    marked; an ensemble's members each their own curves, over their own epochs."""
     import matplotlib.pyplot as plt
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.5))
-    x = np.arange(1, len(hist) + 1)
-    a.plot(x, [h["train_loss"] for h in hist], label="train")
-    a.plot(x, [h["valid_loss"] for h in hist], label="valid")
+    members = sorted({h.get("member", 1) for h in hist})
+    key, title = ("psnr", "valid PSNR (dB, normalised tiles)") if "psnr" in hist[0] else ("fg_iou", "valid foreground IoU (tiles)")
+    for j, m in enumerate(members):
+        run = [h for h in hist if h.get("member", 1) == m]
+        x, who = np.arange(1, len(run) + 1), f"member {m}, " if len(members) > 1 else ""
+        a.plot(x, [h["train_loss"] for h in run], color="C0", alpha=1 - 0.6 * j / len(members), label=f"{who}train")
+        a.plot(x, [h["valid_loss"] for h in run], color="C1", alpha=1 - 0.6 * j / len(members), label=f"{who}valid")
+        b.plot(x, [h[key] for h in run], color="C2", alpha=1 - 0.6 * j / len(members), label=f"member {m}")
     a.set_yscale("log")
     a.set_xlabel("epoch")
     a.set_title("loss")
-    a.legend()
-    key, title = ("psnr", "valid PSNR (dB, normalised tiles)") if "psnr" in hist[0] else ("fg_iou", "valid foreground IoU (tiles)")
-    b.plot(x, [h[key] for h in hist], color="C2")
+    a.legend(fontsize=7 if len(members) > 1 else None)
     b.set_xlabel("epoch")
     b.set_title(title)
-    for i in range(1, len(hist)):
-        if hist[i]["stage"] != hist[i - 1]["stage"]:
+    if len(members) > 1: b.legend(fontsize=7)
+    run = [h for h in hist if h.get("member", 1) == members[0]]
+    for i in range(1, len(run)):
+        if run[i]["stage"] != run[i - 1]["stage"]:
             for ax in (a, b): ax.axvline(i + 0.5, color="grey", ls=":")
     fig.tight_layout()
     if path:

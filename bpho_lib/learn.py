@@ -4,6 +4,7 @@
 
 # %% ../nbs/13_learn.ipynb #587ebc13
 from __future__ import annotations
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 import numpy as np
@@ -33,9 +34,9 @@ from .unet import ModelConfig, amp_dtype, build_model, get_loss, psnr, ssim
 # %% auto #0
 __all__ = ['SELECT', 'DOMAIN_ROLES', 'DOMAIN_PCT', 'decay_groups', 'DecayGroups', 'adamw', 'restoration_learner', 'loader_state',
            'set_loader_state', 'read_checkpoint', 'NewCrops', 'field_psnr', 'SelectBest', 'best_epoch',
-           'epochs_since_best', 'StopEarly', 'fit_stages', 'UnpairedCrops', 'unpaired_dls', 'domain_masks',
-           'domain_images', 'dataset_images', 'domain_factor', 'CycleGANTrainer', 'CycleCheckpoint', 'cyclegan_learner',
-           'fit_cyclegan']
+           'epochs_since_best', 'StopEarly', 'fit_stages', 'member_seeds', 'fit_members', 'UnpairedCrops',
+           'unpaired_dls', 'domain_masks', 'domain_images', 'dataset_images', 'domain_factor', 'CycleGANTrainer',
+           'CycleCheckpoint', 'cyclegan_learner', 'fit_cyclegan']
 
 # %% ../nbs/13_learn.ipynb #e6c968e2
 def decay_groups(model: torch.nn.Module) -> list:
@@ -158,7 +159,11 @@ def fit_stages(cfg: ModelConfig, dataset, stages: list, folder, key: str, loss: 
     `select="best"`: each epoch is scored on the dataset's whole held-out fields (`field_psnr` in the history) and the
     best epoch's weights are returned; the last epoch's stay in `folder`/last.pth. `patience`: with `select="best"`,
     training stops (every later stage too) after that many epochs without a better `field_psnr`.
-    Another learner kind gives its network's `build(cfg)` and `learner(dls, cfg, loss, wd, path, model=)`."""
+    Another learner kind gives its network's `build(cfg)` and `learner(dls, cfg, loss, wd, path, model=)`.
+    An ensemble (`cfg.members` > 1) is trained member by member: `fit_members`."""
+    if getattr(cfg, "members", 1) > 1:
+        return fit_members(cfg, dataset, stages, folder, key, loss, wd, seed, roles, log, build, learner, dims, select,
+                           patience, degrade)
     if select not in SELECT: raise BphoError(f"select must be one of {SELECT}, found {select!r}")
     if select == "best" and (learner is not None or tuple(roles) != ("lr", "hr")):
         raise BphoError("select='best' scores LR -> HR restoration on whole held-out fields; this learner has no such fields")
@@ -201,6 +206,33 @@ def fit_stages(cfg: ModelConfig, dataset, stages: list, folder, key: str, loss: 
         if main_process(): atomic_torch_save(model.state_dict(), folder/"last.pth")
         model.load_state_dict(torch.load(folder/"best.pth", map_location="cpu", weights_only=True))
     return model, hist
+
+def member_seeds(seed: int, members: int) -> list:
+    "The seeds of an ensemble's members: seed × members + 0, 1, ...: ensembles of seeds 0, 1, 2 share no member, and one model keeps its seed."
+    return [seed * members + i for i in range(members)]
+
+def fit_members(cfg, dataset, stages: list, folder, key: str, loss: str = "mse", wd: float = 1e-3, seed: int = 0,
+                roles=("lr", "hr"), log=print, build=build_model, learner=None, dims: int = 2, select: str = "last",
+                patience: int | None = None, degrade=None) -> tuple[torch.nn.Module, list]:
+    """Train the `cfg.members` networks of an ensemble one after the other, each as `fit_stages` trains one model, with
+    its own seed (`member_seeds`) and its own checkpoints in `folder`/member<i>/ (interrupted, a run resumes at the
+    member and epoch it reached). Returns the ensemble (`build(cfg)` holding the members' weights: it averages their
+    predictions) and the members' histories one after the other, each epoch marked with its `member` (from 1). With
+    `select="best"` each member is its own best epoch, and `folder`/last.pth holds the ensemble of their last epochs."""
+    one, folder = replace(cfg, members=1), Path(folder)
+    model, hist = build(cfg), []
+    for i, s in enumerate(member_seeds(seed, cfg.members)):
+        log(f"member {i + 1} of {cfg.members} (seed {s})")
+        m, h = fit_stages(one, dataset, stages, folder/f"member{i + 1}", f"{key}/member{i + 1}", loss, wd, s, roles,
+                          log, build, learner, dims, select, patience, degrade)
+        model.members[i].load_state_dict(m.state_dict())
+        hist += [{**e, "member": i + 1} for e in h]
+    if select == "best" and main_process():
+        last = build(cfg)
+        for i, net in enumerate(last.members):
+            net.load_state_dict(torch.load(folder/f"member{i + 1}/last.pth", map_location="cpu", weights_only=True))
+        atomic_torch_save(last.state_dict(), folder/"last.pth")
+    return model.eval(), hist
 
 # %% ../nbs/13_learn.ipynb #ec456004
 def _check_domains(a_imgs: list, b_imgs: list, cfg: CycleConfig, size: int):

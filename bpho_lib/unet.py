@@ -5,7 +5,7 @@
 # %% ../nbs/09_unet.ipynb #7f79de95
 from __future__ import annotations
 import math, os
-from dataclasses import dataclass, asdict, fields
+from dataclasses import dataclass, asdict, fields, replace
 from pathlib import Path
 import torch
 import torch.nn as nn
@@ -13,8 +13,8 @@ import torch.nn.functional as F
 from .config import BphoError, check_fields
 
 # %% auto #0
-__all__ = ['ARCHS', 'UPSAMPLING', 'LOSSES', 'ModelConfig', 'PlainUNet', 'icnr_', 'Restorer', 'build_model', 'ssim_map', 'ssim',
-           'psnr', 'ssim_l1_loss', 'get_loss', 'amp_dtype']
+__all__ = ['ARCHS', 'UPSAMPLING', 'LOSSES', 'ModelConfig', 'PlainUNet', 'icnr_', 'Restorer', 'Ensemble', 'build_model',
+           'ssim_map', 'ssim', 'psnr', 'ssim_l1_loss', 'get_loss', 'amp_dtype']
 
 # %% ../nbs/09_unet.ipynb #a3f843a9
 ARCHS = ("resnet18", "resnet34", "resnet50", "plain")
@@ -36,13 +36,14 @@ class ModelConfig:
     blur: bool = False               # DynamicUnet: blur after pixel shuffle, against checkerboard artefacts (PSSR)
     residual: bool = True            # predict the correction to the upsampled (middle) input frame
     encoder_weights: str = ""        # local ResNet weights file (state dict); none can be downloaded
+    members: int = 1                 # an ensemble: this many such networks, each trained alone, their predictions averaged
 
     @classmethod
     def from_dict(cls, d: dict, where: str = "model config") -> "ModelConfig":
         known = {f.name for f in fields(cls)}
         if set(d) - known: raise BphoError(f"{where}: unknown keys {sorted(set(d) - known)}; known: {sorted(known)}")
         c = cls(**d)
-        check_fields(c, where, {"n_in": 1, "n_out": 1, "scale": 1, "base": 1, "levels": 1})
+        check_fields(c, where, {"n_in": 1, "n_out": 1, "scale": 1, "base": 1, "levels": 1, "members": 1})
         if c.arch not in ARCHS: raise BphoError(f"{where}: arch must be one of {ARCHS}, found {c.arch!r}")
         if c.upsample not in UPSAMPLING:
             raise BphoError(f"{where}: upsample must be one of {UPSAMPLING}, found {c.upsample!r}")
@@ -114,8 +115,19 @@ def _resnet_body(cfg: ModelConfig) -> nn.Module:
             raise BphoError(f"{p}: not {cfg.arch} weights ({type(e).__name__}: {str(e)[:200]})") from None
     return create_body(net, n_in=cfg.n_in, pretrained=bool(cfg.encoder_weights))
 
+class Ensemble(nn.Module):
+    "Networks of one configuration whose predictions are averaged: the members of an ensemble, each trained alone."
+    def __init__(self, members: list):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+    def forward(self, x):
+        y = self.members[0](x)
+        for m in self.members[1:]: y = y + m(x)  # (a running sum: one prediction held at a time besides it)
+        return y / len(self.members)
+
 def build_model(cfg: ModelConfig) -> nn.Module:
-    "The network a `ModelConfig` describes, freshly initialised."
+    "The network a `ModelConfig` describes, freshly initialised: an `Ensemble` of `cfg.members` networks if more than one."
+    if cfg.members > 1: return Ensemble([build_model(replace(cfg, members=1)) for _ in range(cfg.members)])
     late = cfg.upsample == "output"
     if cfg.arch == "plain":
         core = PlainUNet(cfg.n_in, cfg.n_out * (cfg.scale ** 2 if late else 1), cfg.base, cfg.levels)

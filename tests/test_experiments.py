@@ -197,3 +197,34 @@ def test_select_best_on_whole_held_out_fields(experiments):
                  "--set", f"DATASET={ds!r}", "--set", f"EXPERIMENT='101_{ds}'", cwd=d)
         assert r.returncode != 0 and why in r.stdout + r.stderr, r.stdout[-2000:] + r.stderr[-2000:]
         assert not (d/f"data/models/101_{ds}").exists()
+
+
+def test_ensemble_trains_members_alone_and_averages(experiments):
+    "NET's members=2: each member trained alone with its own seed, stored as one model that averages them, evaluated as one."
+    import torch
+    from bpho_lib.store import load
+    from bpho_lib.unet import Ensemble
+    d, _ = experiments
+    net = "NET={'arch': 'plain', 'base': 16, 'levels': 2, 'upsample': 'output', 'members': 2}"
+    stages = "STAGES=[{'size': 128, 'bs': 8, 'epochs': 2, 'lr': 3e-3, 'sampling': 'fields'}]"
+    r = bpho("experiment", REPO/"nbs/101_paired_001_unet.ipynb", "--smoke", "--set", net, "--set", stages,
+             "--set", "SELECT='best'", "--set", "SEED=1", "--set", "EXPERIMENT='101_ens'", cwd=d)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    m = d/"data/models/101_ens"
+    cfg = json.loads((m/"config.json").read_text())
+    assert cfg["model"]["members"] == 2 and cfg["members"]["seeds"] == [2, 3] and cfg["name"].endswith("_2x2E")
+    assert cfg["sampling"]["seeds"] == [2, 3]
+    assert [h["member"] for h in cfg["history"]] == [1, 1, 2, 2]
+    for i, sel in enumerate(cfg["selection"]["members"]):  # each member its own best epoch
+        fp = [h["field_psnr"] for h in cfg["history"] if h["member"] == i + 1]
+        assert sel["field_psnr"] == max(fp) and sel["epoch"] == fp.index(max(fp)) + 1
+    assert (m/"last.pth").is_file() and not any(m.glob("member*")) and not (m/"checkpoint.pth").exists()
+    model, _ = load(m)
+    assert isinstance(model, Ensemble) and len(model.members) == 2
+    a, b = (p.detach() for p in (model.members[0].core.out.weight, model.members[1].core.out.weight))
+    assert not torch.allclose(a, b)  # two networks, not one twice
+    rows = json.loads((d/"data/results/101_ens/metrics.json").read_text())["evaluations"]
+    assert rows and all(np.isfinite(row["psnr"]) for row in rows)
+    # (the executed copy of the notebook: run after test_select_best_on_whole_held_out_fields, which reads the one before)
+    nb = (d/"data/results/101_paired_001_unet/101_paired_001_unet.ipynb").read_text()
+    assert "member 2 of 2 (seed 3)" in nb and "101_ens member 2: kept epoch" in nb
