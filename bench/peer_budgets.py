@@ -70,7 +70,7 @@ def plan(budget: float, per_epoch: float, fixed: float, max_epochs: int) -> tupl
     """(members, epochs of each) for `budget` seconds of training: one network of round((budget - fixed) / per_epoch)
     epochs if that is at most `max_epochs`, else the fewest members that keep each at most `max_epochs`, sharing the
     budget (each member costs `fixed` besides its epochs)."""
-    members = max(1, math.ceil((budget - fixed) / per_epoch / max_epochs - 1e-9))
+    members = math.ceil(max(1, round((budget - fixed) / per_epoch)) / max_epochs)
     return members, min(max_epochs, max(1, round((budget - members * fixed) / (members * per_epoch))))
 
 def bpho_run(proj: Path, name: str, seed: int, stage: dict, sets, members: int = 1) -> dict:

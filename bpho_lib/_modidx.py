@@ -732,6 +732,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'bpho_lib.unet.ModelConfig': ('unet.html#modelconfig', 'bpho_lib/unet.py'),
                                'bpho_lib.unet.ModelConfig.from_dict': ('unet.html#modelconfig.from_dict', 'bpho_lib/unet.py'),
                                'bpho_lib.unet.ModelConfig.lr_multiple': ('unet.html#modelconfig.lr_multiple', 'bpho_lib/unet.py'),
+                               'bpho_lib.unet.ModelConfig.record': ('unet.html#modelconfig.record', 'bpho_lib/unet.py'),
                                'bpho_lib.unet.PlainUNet': ('unet.html#plainunet', 'bpho_lib/unet.py'),
                                'bpho_lib.unet.PlainUNet.__init__': ('unet.html#plainunet.__init__', 'bpho_lib/unet.py'),
                                'bpho_lib.unet.PlainUNet.forward': ('unet.html#plainunet.forward', 'bpho_lib/unet.py'),

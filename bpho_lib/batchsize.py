@@ -5,7 +5,7 @@
 # %% ../nbs/17_batchsize.ipynb #7d467d94
 from __future__ import annotations
 import gc, hashlib, json, re, time, weakref
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 import torch
 import torch.nn.functional as F
@@ -73,7 +73,7 @@ class MemoryBudget(TorchDispatchMode):
 
 # %% ../nbs/17_batchsize.ipynb #25070b60
 def _steps(cfg: ModelConfig, tile: int, bs: int, device: torch.device, loss: str, steps: int = 2):
-    model = build_model(cfg).to(device)
+    model = build_model(replace(cfg, members=1)).to(device)  # (an ensemble's members train one at a time)
     if device.type == "cuda": model = model.to(memory_format=torch.channels_last)
     opt, lf, amp = torch.optim.Adam(model.parameters(), 1e-4), get_loss(loss), amp_dtype(device)
     lr = tile // cfg.scale
@@ -147,13 +147,15 @@ def find_batch_size(cfg: ModelConfig, tile: int, device="cpu", budget: int | Non
     amp = amp_dtype(device)
     return {"device": device_name(device), "tile": tile, "batch_size": bs, "peak_bytes": peaks.get(bs), "budget_bytes": budget,
             "trials": [[n, ok] for n, ok in trials], "seconds": round(time.time() - t0,
-                                                                      2), "loss": loss, "model": asdict(cfg),
+                                                                      2), "loss": loss, "model": cfg.record(),
             "precision": {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(amp, "fp32"),
             "measure": "torch.cuda.max_memory_allocated" if device.type == "cuda" else "CPU stand-in (MemoryBudget: live tensor bytes)"}
 
 # %% ../nbs/17_batchsize.ipynb #9a2acf4e
 def _key(device: str, cfg: ModelConfig, tile: int, loss: str) -> str:
-    digest = hashlib.sha256(json.dumps({"model": asdict(cfg), "loss": loss}, sort_keys=True).encode()).hexdigest()[:12]
+    # an ensemble trains member by member, each as the single network: it takes that network's batch size
+    net = replace(cfg, members=1).record()
+    digest = hashlib.sha256(json.dumps({"model": net, "loss": loss}, sort_keys=True).encode()).hexdigest()[:12]
     return f"{device}|{cfg.arch}|{digest}|{tile}"
 
 def store_path(settings: Settings) -> Path: return settings.cache/"batch_sizes.json"

@@ -49,16 +49,16 @@ def fresh_degradation(settings: Settings, info: dict, stages: list):
                         f"{d.get('kind') if isinstance(d, dict) else d!r}: train on its tiles (no sampling='fields')")
     return degradation_for(settings, info["params"], next(iter(info["sources"])))
 
-def _selection(hist: list, select: str, patience, stages: list, what: str, log=print) -> dict:
-    "The epoch one model's `select` kept (config.json's `selection`), told in `log` where it is the best one."
+def _selection(hist: list, select: str, patience, stages: list, what: str, log=print, last: str = "last.pth") -> dict:
+    "The epoch one model's `select` kept (config.json's `selection`), told in `log` where it is the best one; `last`: where its last epoch's weights are."
     if select == "last": return {"select": "last", "epoch": len(hist)}
     b, epochs = best_epoch(hist), sum(s["epochs"] for s in stages)
     log(f"{what}: kept epoch {b + 1} of {len(hist)} (PSNR {hist[b]['field_psnr']:.2f} dB on the whole held-out "
-        f"fields; the last epoch's {hist[-1]['field_psnr']:.2f} dB, its weights in last.pth)"
+        f"fields; the last epoch's {hist[-1]['field_psnr']:.2f} dB, its weights in {last})"
         + (f"; stopped early, {epochs} planned (patience {patience})" if len(hist) < epochs else ""))
     return {"select": "best", "metric": "field_psnr: CARE-style PSNR on the whole held-out fields",
             "epoch": b + 1, "stage": hist[b]["stage"] + 1, "field_psnr": hist[b]["field_psnr"],
-            "last_field_psnr": hist[-1]["field_psnr"], "last_weights": "last.pth",
+            "last_field_psnr": hist[-1]["field_psnr"], "last_weights": last,
             "patience": patience, "epochs_run": len(hist), "epochs_planned": epochs, "stopped_early": len(hist) < epochs}
 
 def train(settings: Settings, experiment: str, dataset: str, cfg: ModelConfig, stages: list, loss: str = "mse",
@@ -73,8 +73,7 @@ def train(settings: Settings, experiment: str, dataset: str, cfg: ModelConfig, s
     folder = dataset_folder(settings, dataset)
     info, out = dataset_info(folder), settings.models/experiment
     degrade = fresh_degradation(settings, info, stages)
-    net = {k: v for k, v in vars(cfg).items() if k != "members" or v > 1}  # (runs from before ensembles keep their keys)
-    run = {"learner": "unet", "model": net, "dataset": info["fingerprint"], "roles": list(roles),
+    run = {"learner": "unet", "model": cfg.record(), "dataset": info["fingerprint"], "roles": list(roles),
            "stages": stages, "loss": loss, "wd": wd, "seed": seed, "optimizer": "adamw",
            **({"select": select} if select != "last" else {}),  # (runs from before selection keep their keys)
            **({"patience": patience} if patience is not None else {})}
@@ -88,8 +87,8 @@ def train(settings: Settings, experiment: str, dataset: str, cfg: ModelConfig, s
                              patience=patience, degrade=degrade)
     n, seeds = cfg.members, member_seeds(seed, cfg.members)
     runs = [[h for h in hist if h.get("member", 1) == i + 1] for i in range(n)]  # one history per member
-    selection = [_selection(h, select, patience, stages, f"{experiment}" + (f" member {i + 1}" if n > 1 else ""), log)
-                 for i, h in enumerate(runs)]
+    selection = [_selection(h, select, patience, stages, f"{experiment}" + (f" member {i + 1}" if n > 1 else ""), log,
+                            f"last.pth, members.{i}.*" if n > 1 else "last.pth") for i, h in enumerate(runs)]
     selection = selection[0] if n == 1 else {"select": select, "members": selection,
                                              **({"last_weights": "last.pth"} if select == "best" else {})}
     fresh = [i + 1 for i, st in enumerate(stages) if st.get("sampling") == "fields"]
@@ -99,7 +98,7 @@ def train(settings: Settings, experiment: str, dataset: str, cfg: ModelConfig, s
                 + ("; the seeds of each member in turn" if n > 1 else ""),
                 "degradation": degrade.record() if degrade else None} if fresh else None
     trained = f"{len(hist)}E" if n == 1 else f"{n}x{max(len(h) for h in runs)}E"  # epochs trained (by each member)
-    config = {"learner": "unet", "model": dict(vars(cfg)), "experiment": experiment, "notebook": notebook,
+    config = {"learner": "unet", "model": cfg.record(), "experiment": experiment, "notebook": notebook,
               "name": model_name("unet" if cfg.arch != "plain" else "plainunet", dataset, loss, trained),
               "dataset": {"name": dataset, "fingerprint": info["fingerprint"], "sources": info["sources"]},
               "roles": {"x": roles[0], "y": roles[1]},
@@ -109,11 +108,12 @@ def train(settings: Settings, experiment: str, dataset: str, cfg: ModelConfig, s
                               "the model averages their predictions"}} if n > 1 else {}),
               **({"sampling": sampling} if sampling else {}),
               "history": hist, "train_seconds": round(time.time() - t0, 1), "run": run, "run_key": key}
+    barrier()  # (in a data-parallel run: every process has read best.pth before rank 0 removes it)
     if main_process():  # in a data-parallel run, every rank holds the same model: rank 0 writes it
         save(out, model, config)
         (out/"checkpoint.pth").unlink(missing_ok=True)  # complete: the model is in weights.pth
         (out/"best.pth").unlink(missing_ok=True)  # the same weights as weights.pth
-        for i in range(n if n > 1 else 0): shutil.rmtree(out/f"member{i + 1}", ignore_errors=True)  # all in weights.pth
+        for p in out.glob("member*"): shutil.rmtree(p, ignore_errors=True)  # an ensemble's members: all in weights.pth
         atomic_write_json(settings.results/experiment/"history.json", hist)
     return model, hist, config
 
@@ -138,7 +138,7 @@ def plot_history(hist: list, path=None):
     b.set_xlabel("epoch")
     b.set_title(title)
     if len(members) > 1: b.legend(fontsize=7)
-    run = [h for h in hist if h.get("member", 1) == members[0]]
+    run = max(([h for h in hist if h.get("member", 1) == m] for m in members), key=len)  # (a member may stop early)
     for i in range(1, len(run)):
         if run[i]["stage"] != run[i - 1]["stage"]:
             for ax in (a, b): ax.axvline(i + 0.5, color="grey", ls=":")
@@ -419,7 +419,7 @@ def experiment_lock(settings: Settings, experiment: str):
     with target_lock(settings.models/f".{experiment}.lock", settings.models/experiment,
                      f"experiment {experiment}") as killed:
         left = [p for d in (settings.models/experiment, settings.results/experiment) if d.is_dir()
-                for p in d.glob(".*.tmp")]
+                for p in [*d.glob(".*.tmp"), *d.glob("member*/.*.tmp")]]  # (an ensemble's members too)
         remove_leftovers(left, experiment, killed)
         yield
 

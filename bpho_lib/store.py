@@ -34,15 +34,16 @@ class LearnerKind:
     name: str
     config: type        # a dataclass with from_dict(d, where)
     build: Callable     # config -> torch.nn.Module
+    record: Callable = lambda c: dict(vars(c))  # config -> config.json's `model` section (default: every field)
 
 LEARNERS: dict = {}
 
-def register_learner(name: str, config: type, build: Callable) -> LearnerKind:
-    "Make the store able to save and load learners of kind `name`."
-    LEARNERS[name] = LearnerKind(name, config, build)
+def register_learner(name: str, config: type, build: Callable, record: Callable | None = None) -> LearnerKind:
+    "Make the store able to save and load learners of kind `name` (`record`: what of a config config.json keeps)."
+    LEARNERS[name] = LearnerKind(name, config, build, *([record] if record else []))
     return LEARNERS[name]
 
-register_learner("unet", ModelConfig, build_model)
+register_learner("unet", ModelConfig, build_model, ModelConfig.record)
 register_learner("cyclegan", CycleConfig, CycleGAN)
 
 def learner_kind(config: dict, folder) -> LearnerKind:
@@ -63,7 +64,7 @@ def save(folder, model: torch.nn.Module, config: dict) -> Path:
     kind = learner_kind(config, folder)
     net = kind.config.from_dict(config["model"], f"{folder}/config.json")
     atomic_torch_save({k: v.detach().cpu() for k, v in model.state_dict().items()}, folder/"weights.pth")
-    _write_config(folder, {**config, "learner": kind.name, "model": dict(vars(net))})
+    _write_config(folder, {**config, "learner": kind.name, "model": kind.record(net)})
     return folder
 
 def load_config(folder) -> dict:
@@ -83,7 +84,7 @@ def load(folder, device="cpu", learner: str | None = None) -> tuple[torch.nn.Mod
     if learner is not None and kind.name != learner:
         raise BphoError(f"{folder}: a {kind.name} model, expected a {learner} model")
     net = kind.config.from_dict(cfg["model"], f"{folder}/config.json")
-    cfg = {**cfg, "learner": kind.name, "model": dict(vars(net))}
+    cfg = {**cfg, "learner": kind.name, "model": kind.record(net)}
     model, w = kind.build(net), folder/"weights.pth"
     if not w.is_file(): raise BphoError(f"{folder}: no weights.pth")
     try: sd = torch.load(w, map_location="cpu", weights_only=True)

@@ -53,6 +53,10 @@ class ModelConfig:
         if not 1 <= c.levels <= 6: raise BphoError(f"{where}: levels must be 1 to 6, found {c.levels}")
         return c
 
+    def record(self) -> dict:
+        "The fields config.json, run keys and stored batch sizes hold: `members` only for an ensemble, so a single network's are those it had before ensembles."
+        return {k: v for k, v in asdict(self).items() if k != "members" or v > 1}
+
     def lr_multiple(self) -> int:
         "LR pixels an input's sides must be a multiple of, for the UNet's poolings (on the HR grid unless upsample='output')."
         m = 2 ** self.levels if self.arch == "plain" else 32

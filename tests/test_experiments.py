@@ -43,6 +43,8 @@ def test_notebook_runs_in_smoke_mode(experiments, nb):
         assert cfg["sampling"]["degradation"]["name"] == info["params"]["crappifier"] == "pssr_fluo"
     else: assert "sampling" not in cfg
     assert cfg["learner"] == "unet" and cfg["run_key"] and cfg["run"]["roles"] == list(cfg["roles"].values())
+    # one network: no `members` in its record or run key (those of models trained before ensembles existed)
+    assert "members" not in cfg["model"] and "members" not in cfg["run"]["model"] and "members" not in cfg
     assert cfg["name"].startswith("plainunet__" + NOTEBOOKS[nb][0] + "__l1__")
     for f in (f"{nb}.ipynb", "metrics.json", "curves.png", "panel.png", "history.json"): assert (r/f).is_file(), f
     rows = json.loads((r/"metrics.json").read_text())["evaluations"]
@@ -223,6 +225,11 @@ def test_ensemble_trains_members_alone_and_averages(experiments):
     assert isinstance(model, Ensemble) and len(model.members) == 2
     a, b = (p.detach() for p in (model.members[0].core.out.weight, model.members[1].core.out.weight))
     assert not torch.allclose(a, b)  # two networks, not one twice
+    # each member holds its own selected epoch: its last one (last.pth's members.<i>) where that was the best, else another
+    w, last = (torch.load(m/f, weights_only=True) for f in ("weights.pth", "last.pth"))
+    for i, sel in enumerate(cfg["selection"]["members"]):
+        same = all(torch.equal(w[k], last[k]) for k in w if k.startswith(f"members.{i}."))
+        assert same == (sel["epoch"] == 2) and sel["last_weights"] == f"last.pth, members.{i}.*"
     rows = json.loads((d/"data/results/101_ens/metrics.json").read_text())["evaluations"]
     assert rows and all(np.isfinite(row["psnr"]) for row in rows)
     # (the executed copy of the notebook: run after test_select_best_on_whole_held_out_fields, which reads the one before)
