@@ -77,7 +77,7 @@ bench: $(STAMP)  ## benchmarks written to BENCHMARKS.md: dataset builds, trainin
 	time $(BIN)/python bench/segment.py --work "$$W" --out BENCHMARKS.md; \
 	echo "== bench done: BENCHMARKS.md =="
 
-bench-peer: $(STAMP)  ## bpho vs CARE (CAREamics) at 2, 5 and 20 min of training, 3 seeds each, into BENCHMARKS.md (about 2.2 h; each run's row is kept in bench/peer_rows (committed), so PEER_ARGS="--budgets 120 300" then a plain run measures it in parts)
+bench-peer: $(STAMP)  ## bpho vs CARE (CAREamics) at 2, 5 and 20 min of training, 3 seeds each, into BENCHMARKS.md (about 2.7 h; each run's row is kept in bench/peer_rows (committed), so PEER_ARGS="--budgets 120 300" then a plain run measures it in parts)
 	time $(BIN)/python bench/peer_budgets.py --work $(PEER_WORK) --out BENCHMARKS.md $(PEER_ARGS)
 
 bench-peer-averaging: $(STAMP)  ## after bench-peer (its models in bench/.peer-work): 20-min bpho and CARE predictions averaged over seeds and dihedral transforms, into BENCHMARKS.md (a few minutes)

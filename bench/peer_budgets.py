@@ -20,7 +20,7 @@ learnt what the 10 training fields teach and more epochs only learn them by hear
 trained alone, their predictions averaged): as many members as it takes to keep each at most --max-epochs, sharing
 95% of the budget (`plan`, ENSEMBLE_SHARE). CAREamics gets the budget, or what the bpho run took if that was longer, as Lightning's
 `max_time`. `--set` goes to every bpho run (e.g. another NET). About 2 x sum(budgets) x seeds
-of wall-clock time in all, less where bpho stops at --max-epochs (about 2.2 h with the defaults on 2 cores): `make bench-peer`.
+of wall-clock time in all (about 2.7 h with the defaults on 2 cores): `make bench-peer`.
 """
 import argparse, ast, datetime, hashlib, json, math, os, shutil, statistics, subprocess, sys, tempfile, time
 from pathlib import Path
