@@ -50,16 +50,16 @@ def parameters_cell() -> str:
     nb = json.loads(NB.read_text())
     return next("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code" and "".join(c["source"]).lstrip().startswith("# parameters"))
 
-def smoke_net() -> dict:
-    "NET of 101's SMOKE configuration."
+def smoke_values() -> dict:
+    "101's SMOKE configuration (its parameters cell holds plain assignments of constants)."
     ps = {}; exec(parameters_cell(), ps)
-    return ps["SMOKE"]["NET"]
+    return ps["SMOKE"]
+
+def smoke_net() -> dict: return smoke_values()["NET"]
 
 def smoke_stage() -> dict:
     "The single stage of 101's SMOKE configuration."
-    src = parameters_cell()
-    ps = {}; exec(src, ps)
-    (st,) = ps["SMOKE"]["STAGES"]
+    (st,) = smoke_values()["STAGES"]
     return st
 
 def config_tag(sets) -> str:
@@ -86,7 +86,10 @@ def bpho_run(proj: Path, name: str, seed: int, stage: dict, sets, members: int =
     root = proj/"data"
     if members > 1:  # NET (101's smoke network, or the caller's --set NET) with members
         given = [s for s in sets if s.startswith("NET=")]
-        net = ast.literal_eval(given[-1][4:]) if given else smoke_net()
+        try: net = ast.literal_eval(given[-1][4:]) if given else smoke_net()
+        except (ValueError, SyntaxError): net = None
+        if not isinstance(net, dict):
+            raise SystemExit(f"--set {given[-1]}: NET must be a dict literal, e.g. NET={smoke_net()!r}")
         sets = [*[s for s in sets if not s.startswith("NET=")], f"NET={ {**net, 'members': members}!r}"]
     # always run: bpho's own run key says whether a model of this name was trained by this schedule (then it is reused)
     r = subprocess.run([BIN/"bpho", "--root", root, "--manifest", proj/"datasources.toml", "experiment", NB, "--smoke", "--quiet",
